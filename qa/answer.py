@@ -1,0 +1,153 @@
+"""ask(question, history) -> a stream of events ending with the Answer.
+
+The Engine holds what is expensive to load (the index, the embedder, the LLM), each
+loaded on first use. It re-opens the index when a build switches CURRENT, so answers
+move to the new generation right after the atomic swap and never see a half-built one.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from qa import store as store_mod
+from qa.cite import attribute, strip_markers
+from qa.config import Settings
+from qa.embed import Embedder, make_embedder
+from qa.errors import QAError
+from qa.generate import Generator, llama_generator
+from qa.models import embed_model_name, llm_model_path
+from qa.prompt import REFUSAL, build_prompt, clip_question
+from qa.retrieve import Retrieval, retrieve
+from qa.types import Answer, Hit, Timings, Turn
+
+# How a model says it cannot answer: the instructed sentence and its usual paraphrases.
+REFUSAL_PATTERN = re.compile(
+    r"\b(articles|sources|passages|context|text)\s+(do|does|did)\s*(not|n't)\s+(say|mention|provide|contain|"
+    r"specify|state|include|answer|address|cover)|\bno information\b|\bnot (mentioned|specified|stated) in\b",
+    re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+
+
+@dataclass(frozen=True)
+class Status:
+    message: str
+
+
+@dataclass(frozen=True)
+class Done:
+    answer: Answer
+
+
+Event = Token | Status | Done
+
+
+def clean_question(question: str) -> str:
+    """Control characters out, whitespace collapsed; raises a friendly error when nothing is left."""
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in question or "")
+    text = " ".join(text.split())
+    if not any(ch.isalnum() for ch in text):
+        raise QAError("type a question in words, for example: Where did Blinken and Lavrov meet?")
+    return clip_question(text)
+
+
+def is_refusal(text: str) -> bool:
+    return bool(REFUSAL_PATTERN.search(text)) or not strip_markers(text)
+
+
+def gate_message(hits: Sequence[Hit]) -> str:
+    lines = ["The indexed articles do not cover this question."]
+    if hits:
+        lines.append("The closest articles were:")
+        seen: dict[str, float] = {}
+        for h in hits:
+            seen.setdefault(h.title, h.dense if h.dense is not None else h.score)
+        lines += [f"- {title} (similarity {score:.2f})" for title, score in seen.items()]
+    return "\n".join(lines)
+
+
+class Engine:
+    """Answers questions over the index of `settings.index_dir`."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None,
+                 generator: Generator | None = None):
+        self.settings = settings
+        self._embedder, self._generator = embedder, generator
+        self._store: store_mod.Store | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = make_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def generator(self) -> Generator:
+        if self._generator is None:
+            s = self.settings
+            self._generator = llama_generator(llm_model_path(s), s.n_ctx, s.n_threads)
+        return self._generator
+
+    def store(self) -> store_mod.Store:
+        """The live generation; re-opened when a build has switched CURRENT."""
+        manifest = store_mod.read_manifest(self.settings.index_dir)
+        with self._lock:
+            if self._store is None or self._store.manifest.generation != manifest.generation:
+                store_mod.check_compatible(manifest, embed_model_name(self.settings),
+                                           self.settings.chunk_words, self.settings.chunk_overlap)
+                self._store = store_mod.Store(self.settings.index_dir / manifest.generation, manifest)
+            return self._store
+
+    def search(self, question: str, history: Sequence[Turn] = (), settings: Settings | None = None
+               ) -> Retrieval:
+        settings = settings or self.settings
+        return retrieve(clean_question(question), self.store(), self.embedder, settings, history)
+
+    def ask(self, question: str, history: Sequence[Turn] = (), settings: Settings | None = None
+            ) -> Iterator[Event]:
+        """Stream the answer: Status and Token events, then one Done with the Answer."""
+        settings = settings or self.settings
+        started = time.perf_counter()
+        question = clean_question(question)
+        found = retrieve(question, self.store(), self.embedder, settings, history)
+        if not found.hits or (settings.gate and not found.relevant):
+            timings = Timings(retrieval_ms=found.ms, total_ms=_ms(started))
+            yield Done(Answer(gate_message(found.hits), (), found.hits, True, timings, question, found.query,
+                              llm_called=False))
+            return
+        generator = self.generator
+        if not getattr(generator, "loaded", True):
+            yield Status("Loading the language model (first question only)…")
+        prompt = build_prompt(question, found.hits, history, generator, settings.max_tokens,
+                              settings.history_turns)
+        pieces: list[str] = []
+        ttft = None
+        for piece in generator.stream(prompt.messages, settings.max_tokens, settings.temperature):
+            ttft = ttft if ttft is not None else _ms(started)
+            pieces.append(piece)
+            yield Token(piece)
+        text = "".join(pieces).strip()
+        refused = is_refusal(text)
+        citations = () if refused else tuple(attribute(text, question, prompt.sources, self.embedder))
+        timings = Timings(found.ms, ttft, _ms(started), prompt.tokens, len(pieces))  # one piece per token
+        yield Done(Answer(REFUSAL if refused and not strip_markers(text) else text, citations, found.hits,
+                          refused, timings, question, found.query, True, prompt.sources))
+
+    def answer(self, question: str, history: Sequence[Turn] = (), settings: Settings | None = None) -> Answer:
+        for event in self.ask(question, history, settings):
+            if isinstance(event, Done):
+                return event.answer
+        raise AssertionError("ask() ended without an answer")
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)

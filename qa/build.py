@@ -1,0 +1,175 @@
+"""ingest -> clean -> chunk -> embed -> store: incremental, crash-safe, with progress.
+
+Unchanged articles (same content hash as in the live generation) keep their chunks;
+every vector comes from the embedding cache when its text was embedded before, so
+an unchanged corpus embeds nothing and a build killed mid-way resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from qa import ingest, store
+from qa.chunk import chunk_article, embed_text
+from qa.config import Settings
+from qa.embed import Embedder, make_embedder
+from qa.errors import IndexBusy, IndexMissing, QAError
+from qa.models import embed_model_name
+from qa.types import Article, BuildSummary, Chunk
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+EMBED_BATCH = 256  # vectors checkpointed to the cache after each batch
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    pass
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path, wait: float = 0.0) -> Iterator[None]:
+    """One build at a time per index. flock is released by the kernel if the process dies."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    path = index_dir / ".lock"
+    with path.open("a+") as f:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    f.seek(0)
+                    holder = f.read().strip() or "another process"
+                    raise IndexBusy(f"{index_dir} is being built by {holder}: wait for that build to "
+                                    "finish, then run the command again.") from None
+                time.sleep(0.2)
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def embed_key(model: str, text: str) -> str:
+    return hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Plan:
+    articles: list[Article]
+    chunks: list[Chunk]
+    texts: list[str]  # what is embedded, one per chunk
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+
+
+def _previous(settings: Settings, rebuild: bool) -> dict[str, tuple[Article, list[Chunk]]]:
+    """Articles and chunks of the live generation, when it is usable for an incremental build."""
+    if rebuild:
+        return {}
+    try:
+        manifest = store.read_manifest(settings.index_dir)
+        store.check_compatible(manifest, embed_model_name(settings), settings.chunk_words,
+                               settings.chunk_overlap)
+        live = store.Store.open(settings.index_dir)
+        return {a.id: (a, [c for c, _ in pairs]) for a, pairs in live.content()}
+    except IndexMissing:
+        return {}
+    except QAError as exc:
+        log.warning("starting from scratch: %s", exc)
+        return {}
+
+
+def _plan(articles: list[Article], previous: dict[str, tuple[Article, list[Chunk]]],
+          settings: Settings, progress: Progress) -> _Plan:
+    chunks: list[Chunk] = []
+    texts: list[str] = []
+    added = updated = unchanged = 0
+    for i, article in enumerate(articles):
+        old = previous.get(article.id)
+        if old and old[0].content_hash == article.content_hash:
+            unchanged += 1
+            article_chunks = old[1]
+        else:
+            added += old is None
+            updated += old is not None
+            article_chunks = chunk_article(article, settings.chunk_words, settings.chunk_overlap)
+        chunks += article_chunks
+        texts += [embed_text(article.title, c.text) for c in article_chunks]
+        progress("chunk", i + 1, len(articles))
+    removed = len(set(previous) - {a.id for a in articles})
+    return _Plan(articles, chunks, texts, added, updated, removed, unchanged)
+
+
+def _embed_all(texts: Sequence[str], keys: Sequence[str], embedder: Embedder,
+               cache: store.EmbeddingCache, progress: Progress) -> tuple[np.ndarray, int]:
+    """Vectors for every text: cached ones reused, the rest embedded and checkpointed by batch."""
+    found = cache.get(keys)
+    missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
+    progress("embed", 0, len(missing))
+    for i in range(0, len(missing), EMBED_BATCH):
+        batch = missing[i:i + EMBED_BATCH]
+        vectors = embedder.embed([t for _, t in batch])
+        cache.put([k for k, _ in batch], vectors)
+        found.update(zip([k for k, _ in batch], vectors, strict=True))
+        progress("embed", min(i + EMBED_BATCH, len(missing)), len(missing))
+    dim = embedder.dim
+    matrix = np.stack([found[k] for k in keys]) if keys else np.zeros((0, dim), dtype=np.float32)
+    return matrix.astype(np.float32), len(missing)
+
+
+def build_index(settings: Settings, rebuild: bool = False, progress: Progress = _no_progress,
+                embedder: Embedder | None = None, lock_wait: float = 0.0) -> BuildSummary:
+    """Build (or update) the index of `settings.articles_dir` in `settings.index_dir`."""
+    started = time.monotonic()
+    index_dir, articles_dir = settings.index_dir, settings.articles_dir
+    if not articles_dir.is_dir():
+        raise QAError(f"articles folder {articles_dir} does not exist: create it and put articles in "
+                      "it, or point QA_ARTICLES_DIR / --articles at your folder.")
+    with build_lock(index_dir, lock_wait):
+        for name in store.remove_leftovers(index_dir):
+            log.info("removed leftover %s", name)
+        articles, skipped = ingest.load_articles(articles_dir, articles_dir,
+                                                 int(settings.max_file_mb * 2**20))
+        for s in skipped:
+            progress("skip", 0, 0)
+            log.warning("skipped %s: %s", s.path, s.reason)
+        plan = _plan(articles, _previous(settings, rebuild), settings, progress)
+        model = embed_model_name(settings)
+        embedder = embedder or make_embedder(settings)
+        keys = [embed_key(model, t) for t in plan.texts]
+        cache = store.EmbeddingCache(index_dir / "embeddings.sqlite", embedder.dim)
+        try:
+            vectors, embedded = _embed_all(plan.texts, keys, embedder, cache, progress)
+            progress("write", 0, 1)
+            manifest = store.write_generation(
+                index_dir, plan.articles, plan.chunks, keys, vectors,
+                {"embed_model": model, "dim": int(vectors.shape[1]) if len(vectors) else embedder.dim,
+                 "chunk_words": settings.chunk_words, "chunk_overlap": settings.chunk_overlap,
+                 "built_at": datetime.now(UTC).isoformat(timespec="seconds")})
+            cache.keep_only(keys)
+        finally:
+            cache.close()
+        store.remove_leftovers(index_dir)
+        progress("write", 1, 1)
+    return BuildSummary(plan.added, plan.updated, plan.removed, plan.unchanged, embedded, tuple(skipped),
+                        time.monotonic() - started, len(plan.articles), len(plan.chunks),
+                        manifest.generation)

@@ -1,0 +1,197 @@
+"""Text normalisation and scraping-boilerplate removal.
+
+Scraped news carries page furniture ("Leave a Reply", "Source link", photo credits,
+"Read also: ..." teasers) that must never reach the index, because retrieval would
+match it and the model would quote it. The rules below are deliberately few and
+general: each one matches a *whole, short* line, so a real sentence that merely
+contains "share" or "photo" survives.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Line breaks of every flavour become "\n"; a paragraph separator starts a new paragraph.
+_NEWLINES = str.maketrans({"\r": "\n", "\x0b": "\n", "\x0c": "\n", "\x85": "\n", "\u2028": "\n"})
+# C0/C1 controls (but not "\n" and "\t") and zero-width / bidi format characters.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]"
+)
+_SPACES = re.compile(r"[^\S\n]+")  # any whitespace except the newline
+_BLANK_LINES = re.compile(r"\n\s*\n")
+
+# Trailing decoration a boilerplate line may end with: "Read more »", "Share:", "Required *".
+_END = r"[\s.:!…>»›*|-]*"
+# Leading bullet a teaser line may start with: "• Read also: ...".
+_BULLET = r"(?:[•·*>»\-–—]\s*)?"
+_SOCIAL = r"(?:share|tweet|email|e-mail|print|facebook|twitter|x|linkedin|whatsapp|telegram|pinterest|reddit|copy link)"
+
+
+def _rule(body: str, max_words: int) -> tuple[re.Pattern[str], int]:
+    """A boilerplate rule: `body` must match the whole line, which has at most `max_words` words."""
+    return re.compile(rf"\s*(?:{body}){_END}", re.IGNORECASE), max_words
+
+
+# Each rule is (regex over the whole line, longest line in words it may remove).
+BOILERPLATE_RULES: list[tuple[re.Pattern[str], int]] = [
+    # link back to the scraped page: "Source link", "Original source link"
+    _rule(r"(?:original |article )?source links?", 4),
+    # comment widgets: "Leave a Reply", "Leave a Comment", "Leave a review", "Post a Comment", "3 Comments"
+    _rule(
+        r"(?:leave|post|add|write|submit) (?:a|your|new) (?:reply|comment|review|response)"
+        r"|(?:\d+|no) comments?(?: yet)?|comments?(?: \(\d+\))?|cancel reply|reply"
+        r"|join the (?:conversation|discussion)",
+        6,
+    ),
+    # pagers: "Previous Post Next Post", "Next article »", "« Older posts"
+    _rule(r"(?:[«‹<]\s*)?(?:(?:previous|prev|next|older|newer) (?:posts?|articles?|stor(?:y|ies)|page|entries)\W*)+", 8),
+    # page furniture: "Contact Form", "Contact us", "Skip to content", "Back to top", "Menu"
+    _rule(r"contact (?:form|us)|skip to (?:main )?content|back to top|toggle navigation|(?:main )?menu", 4),
+    # teaser headings: "You may also like", "Related articles", "Most read", "News Line", "Top stories"
+    _rule(
+        r"(?:you|we think you) (?:may|might|will) (?:also )?like(?: this)?"
+        r"|related(?: posts| articles| stories| news| content| coverage)?|recommended(?: for you| stories)?"
+        r"|(?:most|more) (?:read|popular|viewed|shared)|trending(?: now| stories)?|top stories|read next"
+        r"|don'?t miss|more from .{1,40}|news ?line|news feed|latest (?:news|stories|articles)|breaking news",
+        6,
+    ),
+    # cross links to other stories: "• Read also: ...", "Read more: ...", "See also: ...", "Related: ..."
+    _rule(
+        _BULLET + r"(?:(?:read|see) (?:also|more)|also (?:read|see)|related(?: articles?| stor(?:y|ies)| coverage)?)"
+        r"\s*[:|–—-]\s*.+",
+        30,
+    ),
+    # bare link texts: "Read more »", "Continue reading", "Read the full story"
+    _rule(_BULLET + r"read more|continue reading|read the full (?:story|article)|see more|show more|load more", 6),
+    # social widgets: "Follow us on social networks", "Share this article", "Share on Facebook", "Facebook Twitter Email"
+    _rule(
+        r"follow us(?: on .{1,40})?|share(?: this(?: article| story| post| page)?| on \w+| via \w+)?"
+        rf"|{_SOCIAL}(?:\s*[|,/·•]?\s*{_SOCIAL})+|like this",
+        10,
+    ),
+    # accounts and newsletters: "Subscribe to our newsletter", "Sign up for alerts", "Log in to comment"
+    _rule(
+        r"(?:subscribe|sign up|sign in|log in|login|register)(?: now| today| here)?"
+        r"|(?:subscribe|sign up|sign in|log in|register)\b.{0,40}"
+        r"\b(?:newsletters?|alerts?|updates|inbox|account|subscription|to (?:comment|continue|read))\b.*",
+        12,
+    ),
+    # ad slots: "Advertisement", "Sponsored content", "Story continues below advertisement"
+    _rule(
+        r"advertisement|advertising|ad|sponsored(?: content| links?)?"
+        r"|(?:story|article) continues below(?: (?:this )?advertisement)?|scroll (?:down )?to continue.*",
+        6,
+    ),
+    # calls to action: "Click here to read more", "Tap here to subscribe"
+    _rule(r"(?:click|tap) here\b.*", 12),
+    # rights lines: "© 2024 Example News. All rights reserved.", "Copyright 2022 Example"
+    _rule(r".*\ball rights reserved\b.*|(?:©|\(c\)|copyright)\s*(?:\d{4}|©).*", 15),
+    # cookie notices: "We use cookies to improve your experience ...", "Accept all cookies"
+    _rule(
+        r"(?:we|this (?:web)?site|our (?:web)?site|this page) uses? cookies\b.*"
+        r"|(?:accept|allow|reject|manage)(?: all)? cookies|cookie (?:policy|settings|preferences|consent)",
+        60,
+    ),
+    # comment form: "Your email address will not be published. Required fields are marked *"
+    _rule(
+        r"your email address will not be published\.?(?:\s*required fields are marked\s*\*?)?"
+        r"|required fields are marked\s*\*?|save my name, email,? and website in this browser.*"
+        r"|notify me of (?:follow-up comments|new posts) (?:by|via) e-?mail|(?:name|e-?mail|website|comment)\s*\*",
+        25,
+    ),
+    # script placeholders: "You are seeing a snapshot of an interactive graphic. ...", "Please enable JavaScript"
+    _rule(
+        r"you are seeing a snapshot of an interactive graphic\b.*|(?:please )?(?:enable|turn on) javascript\b.*"
+        r"|.*\bjavascript (?:is |being )?(?:disabled|turned off|not enabled)\b.*|your browser does not support .{1,40}",
+        40,
+    ),
+    # photo credits, label first: "Photo: Reuters", "Photo by Jane Doe/AFP", "Image copyright Getty Images"
+    _rule(
+        r"[(\[]?\s*(?:photo|foto|image|picture|pic|photograph)s?(?: (?:credit|courtesy|copyright|source))?"
+        r"\s*(?::|©|/|\||\s[-–—]\s|\bby\b).*",
+        8,
+    ),
+    # photo credits, other shapes: "(Photo credit: AFP)", "AFP photo", "File photo", "Açiq mənbələrdən foto."
+    _rule(
+        r".*\b(?:photo|image|picture)s? (?:credit|courtesy|copyright)\b.*|[(\[].*\b(?:photo|foto|image|picture)s?\b.*[)\]]"
+        r"|.*\bfoto(?:s|ğraf)?|(?:file|stock|handout|archive|pool|afp|ap|reuters|epa|getty) (?:photo|image|picture)s?",
+        8,
+    ),
+    # section labels and breadcrumbs: "International .", "World ›", "Home » World » Europe"
+    _rule(r"[\w'&-]+(?: [\w'&-]+){0,2} [.|»›>/·•]|home(?:\s*[»›>/|]\s*[\w' &-]+)+", 8),
+    # bylines and tag lists: "by time news", "By Jane Doe", "Tags: Ukraine, Russia", "Filed under: World"
+    _rule(r"by [^\d.!?,;:]{2,40}|(?:tags?|categories|category|filed under|topics)\s*:.*", 20),
+]
+
+
+def is_boilerplate(line: str) -> bool:
+    """True when a whole (normalised) line is page furniture rather than article text."""
+    words = len(line.split())
+    return any(words <= max_words and rx.fullmatch(line) for rx, max_words in BOILERPLATE_RULES)
+
+
+def normalize(raw: str) -> str:
+    """NFKC, one kind of newline, no invisible characters, one space between words, stripped lines.
+
+    NFKC folds look-alike forms (no-break spaces, full-width letters, ligatures) so that
+    matching and hashing see one spelling; curly quotes and dashes are not affected by it.
+    """
+    text = raw.replace("\r\n", "\n").replace("\u2029", "\n\n").translate(_NEWLINES)
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+    return "\n".join(line.strip() for line in _SPACES.sub(" ", text).split("\n"))
+
+
+def clean_text(raw: str) -> str:
+    """Normalised article text without boilerplate lines or a line repeated right after itself.
+
+    Paragraphs (blocks of lines) are separated by exactly one blank line; lines inside a
+    paragraph are kept, so the result is stable: clean_text(clean_text(x)) == clean_text(x).
+    """
+    paragraphs: list[list[str]] = [[]]
+    previous = ""
+    for line in normalize(raw).split("\n"):
+        if not line:
+            if paragraphs[-1]:
+                paragraphs.append([])
+            continue
+        if line == previous or is_boilerplate(line):
+            continue
+        paragraphs[-1].append(line)
+        previous = line
+    return "\n\n".join("\n".join(lines) for lines in paragraphs if lines)
+
+
+def clean_title(raw: str) -> str:
+    """The headline on one line, normalised like the text, without a trailing " | Site section".
+
+    "Biden urges Putin to resume diplomacy | Conflict News" -> "Biden urges Putin to resume diplomacy":
+    the suffix (at most 4 words after a headline of at least 4) names the page, not the story.
+    """
+    title = " ".join(normalize(raw).split())
+    head, _, tail = title.rpartition(" | ")
+    return head if len(head.split()) >= 4 and 0 < len(tail.split()) <= 4 else title
+
+
+def _key(text: str) -> str:
+    """Case- and punctuation-blind form used to notice a repeated headline."""
+    return re.sub(r"\W+", "", text.casefold())
+
+
+def strip_repeated_title(title: str, body: str) -> str:
+    """The body without a first paragraph (or first line) that only repeats the headline.
+
+    Scrapers often keep the page's <h1> as the first line of the body, which would put the
+    headline twice into the first chunk.
+    """
+    key = _key(title)
+    if not key or not body:
+        return body
+    first, _, rest = body.partition("\n\n")
+    if _key(first) == key:
+        return rest
+    line, _, others = first.partition("\n")
+    if _key(line) == key:
+        return "\n\n".join(part for part in (others, rest) if part)
+    return body

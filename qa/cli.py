@@ -1,0 +1,265 @@
+"""`qa index | status | search | ask | eval | serve` (the contract is in README.md).
+
+Every command takes --json for scripts; errors print one line naming the fix and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from qa import config
+from qa.config import Settings
+from qa.errors import QAError
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+class _Bars:
+    """tqdm bars on stderr, one per build stage (chunking, embedding), with ETA."""
+
+    def __init__(self, enabled: bool):
+        self.enabled, self.bars, self.skipped = enabled, {}, 0  # type: ignore[var-annotated]
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage == "skip":
+            self.skipped += 1
+            return
+        if not self.enabled or stage == "write":
+            return
+        from tqdm import tqdm
+
+        label = {"chunk": "articles", "embed": "chunks embedded"}.get(stage, stage)
+        bar = self.bars.get(stage)
+        if bar is None:
+            bar = self.bars[stage] = tqdm(total=total, desc=label, unit="", file=sys.stderr, leave=True)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.build import build_index
+
+    bars = _Bars(enabled=not args.json and sys.stderr.isatty() or args.progress)
+    try:
+        summary = build_index(settings, rebuild=args.rebuild, progress=bars, lock_wait=args.wait)
+    finally:
+        bars.close()
+    if args.json:
+        _print_json(summary.to_json())
+        return 0
+    print(f"index {settings.index_dir}/ {summary.generation}: {summary.articles} articles, "
+          f"{summary.chunks} chunks in {summary.seconds:.1f} s")
+    print(f"  added {summary.added}, updated {summary.updated}, removed {summary.removed}, "
+          f"unchanged {summary.unchanged}; embedded {summary.embedded_chunks} chunks; "
+          f"skipped {len(summary.skipped)}")
+    for s in summary.skipped:
+        print(f"  skipped {s.path}: {s.reason}")
+    return 0
+
+
+def status_json(settings: Settings) -> dict[str, Any]:
+    from qa.store import read_manifest
+
+    m = read_manifest(settings.index_dir)
+    return {"index": str(settings.index_dir), "articles": m.articles, "chunks": m.chunks,
+            "generation": m.generation, "embed_model": m.embed_model, "dim": m.dim,
+            "llm_model": settings.llm_model or "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (bundled)",
+            "faiss": m.faiss_type, "chunk_words": m.chunk_words, "duplicate_groups": m.duplicate_groups,
+            "built_at": m.built_at}
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    data = status_json(settings)
+    if args.json:
+        _print_json(data)
+    else:
+        for key, value in data.items():
+            print(f"{key:17} {value}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from qa.answer import Engine
+
+    started = time.perf_counter()
+    result = Engine(settings).search(args.query)
+    ms = (time.perf_counter() - started) * 1000
+    if args.json:
+        _print_json({"hits": [h.to_json() for h in result.hits], "ms": round(ms, 1),
+                     "relevant": result.relevant})
+        return 0
+    for i, h in enumerate(result.hits, 1):
+        snippet = " ".join(h.chunk.text.split())[:240]
+        print(f"{i}. [{h.score:.4f}] {h.title}  ({h.chunk.article_id} {h.chunk.start}-{h.chunk.end})")
+        print(f"   {snippet}")
+    if not result.relevant:
+        print("(below the relevance gate: `qa ask` would say the articles do not cover this)")
+    return 0
+
+
+def _read_history(path: Path | None) -> list[Any]:
+    from qa.types import Turn
+
+    if path is None:
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        turns = [Turn(str(t["role"]), str(t["content"])) for t in data]
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise QAError(f"--history {path}: expected a JSON list of {{\"role\": \"user\"|\"assistant\", "
+                      f"\"content\": str}} ({exc})") from None
+    bad = [t.role for t in turns if t.role not in ("user", "assistant")]
+    if bad:
+        raise QAError(f"--history {path}: role must be user or assistant, got {bad[0]!r}")
+    return turns
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.answer import Done, Engine, Status, Token
+
+    engine = Engine(settings)
+    answer = None
+    for event in engine.ask(args.question, _read_history(args.history)):
+        if isinstance(event, Token) and not args.json:
+            print(event.text, end="", flush=True)
+        elif isinstance(event, Status) and not args.json:
+            print(f"({event.message})", file=sys.stderr, flush=True)
+        elif isinstance(event, Done):
+            answer = event.answer
+    assert answer is not None
+    if args.json:
+        _print_json(answer.to_json())
+        return 0
+    if not answer.llm_called:
+        print(answer.text)
+    print()
+    if answer.citations:
+        print("\nSources:")
+    for c in answer.citations:
+        flag = "" if c.supported else "  [not supported by this passage]"
+        how = " (added: the model did not cite this sentence)" if c.posthoc else ""
+        date = f", {c.published[:10]}" if c.published else ""
+        print(f"[{c.n}] {c.title} ({c.article_id}{date}){how}{flag}")
+        print(f"    “{c.snippet}”")
+    t = answer.timings
+    ttft = f"first token {t.ttft_ms / 1000:.1f} s, " if t.ttft_ms is not None else ""
+    print(f"\n({ttft}total {t.total_ms / 1000:.1f} s, {t.prompt_tokens} prompt tokens)", file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.evaluate import evaluate
+
+    def progress(done: int, total: int) -> None:
+        if not args.json:
+            print(f"\r{done}/{total} questions", end="", file=sys.stderr, flush=True)
+
+    result = evaluate(args.questions, settings, args.corpus, args.retrieval_only, progress)
+    if args.json:
+        _print_json(result)
+        return 0
+    print(file=sys.stderr)
+    for key, value in result["summary"].items():
+        print(f"{key:28} {value}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import app
+
+    app.serve(settings)
+    return 0
+
+
+def _add_common(p: argparse.ArgumentParser, articles: bool = False) -> None:
+    p.add_argument("--index", dest="index_dir", type=Path, help="index folder (QA_INDEX_DIR, default index/)")
+    if articles:
+        p.add_argument("--articles", dest="articles_dir", type=Path,
+                       help="articles folder (QA_ARTICLES_DIR, default articles/)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="qa", description="Ask questions of a folder of news articles, offline.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("index", help="build or update the index of the articles folder")
+    _add_common(p, articles=True)
+    p.add_argument("--rebuild", action="store_true", help="start from scratch instead of updating")
+    p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another build's lock")
+    p.add_argument("--progress", action="store_true", help="show progress bars even when not a terminal")
+    p.set_defaults(run=cmd_index)
+    p = sub.add_parser("status", help="what is indexed (loads no model)")
+    _add_common(p)
+    p.set_defaults(run=cmd_status)
+    p = sub.add_parser("search", help="retrieval only: the passages a question finds")
+    _add_common(p)
+    p.add_argument("query")
+    p.add_argument("--top-k", dest="top_k", type=int)
+    p.set_defaults(run=cmd_search)
+    p = sub.add_parser("ask", help="answer a question with citations")
+    _add_common(p)
+    p.add_argument("question")
+    p.add_argument("--history", type=Path, help='JSON list of {"role", "content"} turns before the question')
+    _add_answer_flags(p)
+    p.set_defaults(run=cmd_ask)
+    p = sub.add_parser("eval", help="metrics over a question file")
+    _add_common(p)
+    p.add_argument("questions", type=Path)
+    p.add_argument("--corpus", type=Path, help="a folder or corpus.jsonl, indexed into a temporary index")
+    p.add_argument("--retrieval-only", action="store_true", help="skip the LLM")
+    _add_answer_flags(p)
+    p.set_defaults(run=cmd_eval)
+    p = sub.add_parser("serve", help="the chat app in the browser (same as python app.py)")
+    _add_common(p, articles=True)
+    p.add_argument("--host", help="QA_HOST, default 127.0.0.1")
+    p.add_argument("--port", type=int, help="QA_PORT, default 7860")
+    p.set_defaults(run=cmd_serve)
+    return ap
+
+
+def _add_answer_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--top-k", dest="top_k", type=int, help="passages given to the model (default 4)")
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--max-tokens", dest="max_tokens", type=int, help="answer length budget")
+    p.add_argument("--no-gate", dest="gate", action="store_false", default=None,
+                   help="always ask the model, even when nothing relevant was found")
+
+
+_FLAG_SETTINGS = ("articles_dir", "index_dir", "top_k", "temperature", "max_tokens", "host", "port",
+                  "since", "until", "source", "today", "gate")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    run: Callable[[argparse.Namespace, Settings], int] = args.run
+    try:
+        settings = config.load(**{k: getattr(args, k, None) for k in _FLAG_SETTINGS})
+        return run(args, settings)
+    except QAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

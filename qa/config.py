@@ -1,0 +1,127 @@
+"""One frozen Settings object: defaults < environment (QA_*) < command-line flags.
+
+Settings are passed explicitly; nothing reads the environment after `load()`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from qa.errors import ConfigError
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "news-qa"
+
+
+@dataclass(frozen=True)
+class Settings:
+    articles_dir: Path = Path("articles")
+    index_dir: Path = Path("index")
+    embed_model: str = ""  # "" = the bundled all-MiniLM-L6-v2; else a sentence-transformers folder
+    llm_model: str = ""  # "" = the bundled Qwen2.5-Coder-1.5B GGUF; else a .gguf path
+    embed_backend: str = "auto"  # auto | onnx | torch
+    cache_dir: Path = dataclasses.field(default_factory=_default_cache_dir)
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth: str = ""  # "user:password" turns on the app's login
+    # chunking (chosen by recall@k on ../shared/eval, see README)
+    chunk_words: int = 80
+    chunk_overlap: int = 1  # sentences shared by neighbouring chunks
+    max_file_mb: float = 20.0
+    # retrieval
+    top_k: int = 4
+    candidates: int = 30  # per retriever, before fusion
+    per_article: int = 2  # diversity: at most this many passages of one article
+    gate: bool = True  # refuse without calling the LLM when nothing is relevant
+    gate_dense: float = 0.32  # best cosine below this ...
+    gate_lexical: float = 0.34  # ... and best query-term coverage below this: refuse
+    # generation
+    temperature: float = 0.1
+    max_tokens: int = 256
+    n_ctx: int = 4096
+    threads: int = 0  # 0 = all cores
+    history_turns: int = 4  # recent turns that go into the prompt (budget permitting)
+    # news filters
+    since: str = ""
+    until: str = ""
+    source: str = ""
+    today: str = ""  # reference date for "last week" (default: the real today)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **_coerce_all(changes))
+
+    @property
+    def n_threads(self) -> int:
+        return self.threads or os.cpu_count() or 1
+
+
+def _coerce(name: str, kind: Any, value: Any) -> Any:
+    if isinstance(value, str):
+        raw = value.strip()
+        try:
+            if kind in (int, "int"):
+                return int(raw)
+            if kind in (float, "float"):
+                return float(raw)
+            if kind in (bool, "bool"):
+                if raw.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if raw.lower() in ("0", "false", "no", "off", ""):
+                    return False
+                raise ValueError(raw)
+            if kind in (Path, "Path"):
+                return Path(raw).expanduser()
+        except ValueError:
+            env = f"QA_{name.upper()}"
+            raise ConfigError(
+                f"{name} must be a {getattr(kind, '__name__', kind)}. Currently, it is {value!r}: "
+                f"fix the flag or the environment variable {env}."
+            ) from None
+    return value
+
+
+def _coerce_all(values: Mapping[str, Any]) -> dict[str, Any]:
+    kinds = {f.name: f.type for f in fields(Settings)}
+    unknown = set(values) - set(kinds)
+    if unknown:
+        raise ConfigError(f"unknown settings {sorted(unknown)}; known: {sorted(kinds)}")
+    return {k: _coerce(k, kinds[k], v) for k, v in values.items()}
+
+
+def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
+    """Defaults, then QA_* environment variables, then flags that are not None.
+
+    >>> load({"QA_TOP_K": "6"}, top_k=None).top_k
+    6
+    """
+    env = os.environ if env is None else env
+    names = [f.name for f in fields(Settings)]
+    from_env = {n: env[f"QA_{n.upper()}"] for n in names if f"QA_{n.upper()}" in env}
+    from_flags = {k: v for k, v in flags.items() if v is not None}
+    settings = Settings(**_coerce_all({**from_env, **from_flags}))
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    checks = [
+        (s.top_k > 0, f"top_k must be greater than 0. Currently, it is {s.top_k}"),
+        (s.chunk_words >= 10, f"chunk_words must be at least 10. Currently, it is {s.chunk_words}"),
+        (s.chunk_overlap >= 0, f"chunk_overlap must be >= 0. Currently, it is {s.chunk_overlap}"),
+        (s.max_tokens > 0, f"max_tokens must be greater than 0. Currently, it is {s.max_tokens}"),
+        (0 <= s.temperature <= 2, f"temperature must be in [0, 2]. Currently, it is {s.temperature}"),
+        (0 < s.port < 65536, f"port must be in 1..65535. Currently, it is {s.port}"),
+        (not s.auth or ":" in s.auth, "QA_AUTH must look like user:password"),
+        (s.embed_backend in ("auto", "onnx", "torch"),
+         f"embed_backend must be auto, onnx or torch. Currently, it is {s.embed_backend!r}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)

@@ -1,0 +1,113 @@
+"""Generator protocol and the llama-cpp-python implementation.
+
+One model per process (cached by path), a lock around it (llama.cpp contexts are not
+thread-safe), threads = cores, streaming. The prompt is rendered with the model's own
+chat template (from the GGUF metadata) and tokenised by us, so its length is exact and
+the budget in prompt.py can guarantee llama.cpp never truncates anything silently.
+A constant system prompt comes first so llama.cpp reuses its cached prefix.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from qa.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": ...}: llama.cpp's own format
+
+
+class Generator(Protocol):
+    n_ctx: int
+
+    def count(self, messages: Sequence[Message]) -> int:
+        """Prompt tokens of these messages after the chat template."""
+        ...
+
+    def stream(self, messages: Sequence[Message], max_tokens: int, temperature: float) -> Iterator[str]:
+        """The answer, piece by piece."""
+        ...
+
+
+class LlamaGenerator:
+    """A GGUF model through llama-cpp-python, loaded on first use."""
+
+    def __init__(self, path: Path, n_ctx: int = 4096, threads: int = 2):
+        self.path, self.n_ctx, self.threads = path, n_ctx, threads
+        self._llm: Any = None
+        self._template: Any = None
+        self._load_lock = threading.Lock()
+        self._lock = threading.Lock()  # one generation at a time
+
+    @property
+    def loaded(self) -> bool:
+        return self._llm is not None
+
+    def warm_up(self) -> None:
+        self._load()
+
+    def _load(self) -> Any:
+        with self._load_lock:
+            if self._llm is None:
+                try:
+                    from llama_cpp import Llama
+                except ImportError:
+                    raise ModelError("llama-cpp-python is not installed: run `make install`.") from None
+                try:
+                    llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.threads,
+                                n_threads_batch=self.threads, n_batch=512, verbose=False)
+                except (ValueError, RuntimeError, OSError) as exc:
+                    raise ModelError(f"cannot load the LLM {self.path} ({exc}): check QA_LLM_MODEL points at "
+                                     "a complete llama.cpp .gguf file, or unset it for the bundled one.") from None
+                self._template = _chat_template(llm)
+                self._llm = llm
+        return self._llm
+
+    def render(self, messages: Sequence[Message]) -> str:
+        self._load()
+        return str(self._template.render(messages=list(messages), add_generation_prompt=True))
+
+    def tokens(self, messages: Sequence[Message]) -> list[int]:
+        llm = self._load()
+        return list(llm.tokenize(self.render(messages).encode(), add_bos=False, special=True))
+
+    def count(self, messages: Sequence[Message]) -> int:
+        return len(self.tokens(messages))
+
+    def stream(self, messages: Sequence[Message], max_tokens: int, temperature: float) -> Iterator[str]:
+        prompt = self.tokens(messages)
+        if len(prompt) + max_tokens > self.n_ctx:  # prompt.py prevents this; never truncate silently
+            raise ModelError(f"prompt of {len(prompt)} tokens + {max_tokens} to answer exceeds the "
+                             f"context of {self.n_ctx}")
+        with self._lock:
+            pieces = self._llm.create_completion(prompt=prompt, max_tokens=max_tokens, temperature=temperature,
+                                                 top_p=0.9, repeat_penalty=1.05, stream=True,
+                                                 stop=["<|im_end|>", "<|endoftext|>"])
+            for piece in pieces:
+                text = piece["choices"][0]["text"]
+                if text:
+                    yield text
+
+
+def _chat_template(llm: Any) -> Any:
+    """The model's Jinja chat template, sandboxed as llama-cpp-python does it."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    source = llm.metadata.get("tokenizer.chat_template")
+    if not source:  # ChatML: what Qwen and most instruct GGUFs use
+        source = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+                  "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    return env.from_string(source)
+
+
+@functools.cache
+def llama_generator(path: Path, n_ctx: int, threads: int) -> LlamaGenerator:
+    """One model instance per process and configuration."""
+    return LlamaGenerator(path, n_ctx, threads)

@@ -1,0 +1,376 @@
+"""The on-disk index: generations of FAISS + SQLite + BM25 + manifest, and an embedding cache.
+
+    index/
+      CURRENT             name of the live generation; switched with os.replace
+      gen-000007/         one complete, immutable build
+        manifest.json     format version, model, dimension, chunking, counts, FAISS type
+        meta.sqlite       articles and chunks (chunk rowid == FAISS id == BM25 doc id)
+        vectors.faiss     the dense index
+        bm25/             the bm25s index
+      embeddings.sqlite   vectors by content hash: reused across builds, checkpointed as they are made
+      .lock               held by a build
+
+Readers only ever open the generation CURRENT names, so a build that dies half-way
+leaves the previous index untouched; its leftovers (`*.tmp`) are removed by the next build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.errors import IndexCorrupt, IndexMismatch, IndexMissing
+from qa.types import Article, Chunk
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+EXACT_LIMIT = 200_000  # chunks: above this FAISS uses HNSW over 8-bit scalar-quantised vectors
+REBUILD = "run `qa index --rebuild`"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format_version: int
+    generation: str
+    embed_model: str
+    dim: int
+    chunk_words: int
+    chunk_overlap: int
+    articles: int
+    chunks: int
+    built_at: str
+    faiss_type: str
+    duplicate_groups: int = 0
+
+    @staticmethod
+    def read(path: Path) -> Manifest:
+        try:
+            data = json.loads(path.read_text())
+            return Manifest(**data)
+        except FileNotFoundError:
+            raise IndexCorrupt(f"{path} is missing: the index is damaged; {REBUILD}.") from None
+        except (ValueError, TypeError) as exc:
+            raise IndexCorrupt(f"{path} is unreadable ({exc}): the index is damaged; {REBUILD}.") from None
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    pointer = index_dir / CURRENT
+    if not pointer.exists():
+        return None
+    name = pointer.read_text().strip()
+    if not name or "/" in name or name.startswith("."):
+        raise IndexCorrupt(f"{pointer} holds {name!r}, not a generation name; {REBUILD}.")
+    return index_dir / name
+
+
+def read_manifest(index_dir: Path) -> Manifest:
+    """The live manifest, without touching FAISS, SQLite or any model (for `qa status`)."""
+    gen = current_generation(index_dir)
+    if gen is None:
+        raise IndexMissing(f"no index in {index_dir}/: run `qa index` (or `make run`) to build it.")
+    if not gen.is_dir():
+        raise IndexCorrupt(f"{gen} (named by {index_dir / CURRENT}) is missing; {REBUILD}.")
+    return Manifest.read(gen / "manifest.json")
+
+
+def check_compatible(manifest: Manifest, embed_model: str, chunk_words: int, chunk_overlap: int) -> None:
+    """Refuse an index built with another model or chunking, saying what to run."""
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexMismatch(f"index format {manifest.format_version}, this version reads "
+                            f"{FORMAT_VERSION}: {REBUILD}.")
+    if manifest.embed_model != embed_model:
+        raise IndexMismatch(f"index built with model {manifest.embed_model}, configured {embed_model}: "
+                            f"{REBUILD}.")
+    if (manifest.chunk_words, manifest.chunk_overlap) != (chunk_words, chunk_overlap):
+        raise IndexMismatch(
+            f"index built with chunks of {manifest.chunk_words} words / {manifest.chunk_overlap} overlap, "
+            f"configured {chunk_words} / {chunk_overlap}: {REBUILD}.")
+
+
+# --- the embedding cache -------------------------------------------------------------------------
+
+class EmbeddingCache:
+    """Vectors keyed by sha256(model + embedded text). Written batch by batch, so a build
+    killed mid-way keeps what it embedded and the next build resumes from there."""
+
+    def __init__(self, path: Path, dim: int):
+        self.dim = dim
+        self.db = sqlite3.connect(path, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
+
+    def get(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for i in range(0, len(keys), 500):
+            batch = list(keys[i:i + 500])
+            marks = ",".join("?" * len(batch))
+            for key, blob in self.db.execute(f"SELECT key, vec FROM vectors WHERE key IN ({marks})", batch):
+                vec = np.frombuffer(blob, dtype=np.float32)
+                if vec.shape[0] == self.dim:
+                    found[key] = vec
+        return found
+
+    def put(self, keys: Sequence[str], vectors: np.ndarray) -> None:
+        rows = [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors, strict=True)]
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+
+    def keep_only(self, keys: Iterable[str]) -> None:
+        """Drop vectors no live chunk uses (after a successful build)."""
+        with self.db:
+            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS live (key TEXT PRIMARY KEY)")
+            self.db.execute("DELETE FROM live")
+            self.db.executemany("INSERT OR IGNORE INTO live VALUES (?)", ((k,) for k in keys))
+            self.db.execute("DELETE FROM vectors WHERE key NOT IN (SELECT key FROM live)")
+
+    def close(self) -> None:
+        self.db.close()
+
+
+# --- writing a generation ------------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE articles (id TEXT PRIMARY KEY, title TEXT, text TEXT, content_hash TEXT, source TEXT,
+                       url TEXT, published TEXT, path TEXT, group_id TEXT, n_chunks INTEGER);
+CREATE TABLE chunks (row INTEGER PRIMARY KEY, id TEXT UNIQUE, article_id TEXT, start INTEGER,
+                     end INTEGER, ordinal INTEGER, text TEXT, embed_key TEXT);
+CREATE INDEX chunks_article ON chunks(article_id);
+"""
+
+
+def faiss_index(vectors: np.ndarray) -> tuple[Any, str]:
+    """Exact inner product for small stores; HNSW over SQ8 codes above EXACT_LIMIT (see bench/scale.py)."""
+    import faiss
+
+    n, dim = vectors.shape
+    if n <= EXACT_LIMIT:
+        index = faiss.IndexFlatIP(dim)
+        kind = "Flat"
+    else:
+        index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 40
+        index.train(vectors)
+        kind = "HNSW32,SQ8"
+    if n:
+        index.add(vectors)
+    return index, kind
+
+
+def write_bm25(path: Path, texts: Sequence[str]) -> None:
+    from qa import lexical
+
+    lexical.build(texts).save(str(path))
+
+
+def write_generation(index_dir: Path, articles: Sequence[Article], chunks: Sequence[Chunk],
+                     embed_keys: Sequence[str], vectors: np.ndarray, manifest: dict[str, Any],
+                     groups: dict[str, str] | None = None) -> Manifest:
+    """Write a complete generation beside the live one, then switch CURRENT to it atomically."""
+    import faiss
+
+    name = _next_generation_name(index_dir)
+    tmp = index_dir / f"{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    counts = {a.id: 0 for a in articles}
+    for c in chunks:
+        counts[c.article_id] += 1
+    groups = groups or {}
+    db = sqlite3.connect(tmp / "meta.sqlite")
+    with db:
+        db.executescript(_SCHEMA)
+        db.executemany("INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?)", [
+            (a.id, a.title, a.text, a.content_hash, a.source, a.url, a.published, a.path,
+             groups.get(a.id), counts[a.id]) for a in articles])
+        db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?)", [
+            (row, c.id, c.article_id, c.start, c.end, c.ordinal, c.text, key)
+            for row, (c, key) in enumerate(zip(chunks, embed_keys, strict=True))])
+    db.close()
+    index, kind = faiss_index(np.ascontiguousarray(vectors, dtype=np.float32))
+    faiss.write_index(index, str(tmp / "vectors.faiss"))
+    write_bm25(tmp / "bm25", [c.text for c in chunks])
+    final = Manifest(format_version=FORMAT_VERSION, generation=name, articles=len(articles),
+                     chunks=len(chunks), faiss_type=kind, **manifest)
+    (tmp / "manifest.json").write_text(json.dumps(asdict(final), indent=2))
+    _fsync_tree(tmp)
+    os.replace(tmp, index_dir / name)
+    pointer_tmp = index_dir / f"{CURRENT}.tmp"
+    pointer_tmp.write_text(name + "\n")
+    _fsync_file(pointer_tmp)
+    os.replace(pointer_tmp, index_dir / CURRENT)  # the atomic switch
+    _fsync_dir(index_dir)
+    return final
+
+
+def _next_generation_name(index_dir: Path) -> str:
+    numbers = [int(p.name[4:10]) for p in index_dir.glob("gen-*") if p.name[4:10].isdigit()]
+    return f"gen-{max(numbers, default=0) + 1:06d}"
+
+
+def remove_leftovers(index_dir: Path, keep: int = 2) -> list[str]:
+    """Delete half-written generations and all but the `keep` newest complete ones
+    (the previous generation stays for readers that still have it open)."""
+    removed = []
+    live = current_generation(index_dir)
+    for p in index_dir.glob("*.tmp"):
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        removed.append(p.name)
+    complete = sorted(p for p in index_dir.glob("gen-*") if p.is_dir())
+    for p in complete[:-keep] if keep else complete:
+        if live is None or p.name != live.name:
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p.name)
+    return removed
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    for p in root.rglob("*"):
+        if p.is_file():
+            _fsync_file(p)
+    _fsync_dir(root)
+
+
+# --- reading a generation ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    """An indexed article as the library view and citations need it (no text)."""
+
+    id: str
+    title: str
+    source: str | None
+    url: str | None
+    published: str | None
+    chunks: int
+    group_id: str | None
+
+
+class Store:
+    """One loaded generation: FAISS in memory, BM25 loaded, SQLite opened read-only."""
+
+    def __init__(self, path: Path, manifest: Manifest):
+        import faiss
+
+        self.path, self.manifest = path, manifest
+        self._local = threading.local()
+        with _corrupt_on_error(path / "vectors.faiss"):
+            self.faiss = faiss.read_index(str(path / "vectors.faiss"))
+        if self.faiss.ntotal != manifest.chunks:
+            raise IndexCorrupt(f"{path / 'vectors.faiss'} holds {self.faiss.ntotal} vectors, the manifest "
+                               f"says {manifest.chunks}; {REBUILD}.")
+        if hasattr(self.faiss, "hnsw"):
+            self.faiss.hnsw.efSearch = 64
+        from qa import lexical
+
+        with _corrupt_on_error(path / "bm25"):
+            self.bm25 = lexical.load(str(path / "bm25"))
+        with _corrupt_on_error(path / "meta.sqlite"):
+            n = self._db().execute("SELECT count(*) FROM chunks").fetchone()[0]
+        if n != manifest.chunks:
+            raise IndexCorrupt(f"{path / 'meta.sqlite'} holds {n} chunks, the manifest says "
+                               f"{manifest.chunks}; {REBUILD}.")
+
+    @classmethod
+    def open(cls, index_dir: Path) -> Store:
+        manifest = read_manifest(index_dir)
+        return cls(index_dir / manifest.generation, manifest)
+
+    def _db(self) -> sqlite3.Connection:
+        # one read-only connection per thread: the app answers from several threads
+        db = getattr(self._local, "db", None)
+        if db is None:
+            uri = f"file:{self.path / 'meta.sqlite'}?mode=ro&immutable=1"
+            db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._local.db = db
+        return db
+
+    def dense(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        k = min(k, self.manifest.chunks)
+        if k <= 0:
+            return []
+        scores, rows = self.faiss.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+
+    def chunks(self, rows: Sequence[int]) -> dict[int, Chunk]:
+        if not rows:
+            return {}
+        marks = ",".join("?" * len(rows))
+        cur = self._db().execute(
+            f"SELECT row, id, article_id, start, end, text, ordinal FROM chunks WHERE row IN ({marks})",
+            list(rows))
+        return {r[0]: Chunk(r[1], r[2], r[3], r[4], r[5], r[6]) for r in cur}
+
+    def article_chunks(self, article_id: str) -> list[Chunk]:
+        cur = self._db().execute("SELECT id, article_id, start, end, text, ordinal FROM chunks "
+                                 "WHERE article_id = ? ORDER BY ordinal", (article_id,))
+        return [Chunk(*r) for r in cur]
+
+    def article(self, article_id: str) -> Article | None:
+        row = self._db().execute("SELECT id, title, text, content_hash, source, url, published, path "
+                                 "FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return Article(*row) if row else None
+
+    def articles(self) -> list[ArticleInfo]:
+        cur = self._db().execute("SELECT id, title, source, url, published, n_chunks, group_id "
+                                 "FROM articles ORDER BY id")
+        return [ArticleInfo(*r) for r in cur]
+
+    def infos(self, ids: Iterable[str]) -> dict[str, ArticleInfo]:
+        wanted = list(set(ids))
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        cur = self._db().execute("SELECT id, title, source, url, published, n_chunks, group_id "
+                                 f"FROM articles WHERE id IN ({marks})", wanted)
+        return {r[0]: ArticleInfo(*r) for r in cur}
+
+    def group_members(self, group_id: str) -> list[ArticleInfo]:
+        cur = self._db().execute("SELECT id, title, source, url, published, n_chunks, group_id "
+                                 "FROM articles WHERE group_id = ? ORDER BY published, id", (group_id,))
+        return [ArticleInfo(*r) for r in cur]
+
+    def content(self) -> Iterator[tuple[Article, list[tuple[Chunk, str]]]]:
+        """Every article with its chunks and embedding keys (for incremental builds)."""
+        db = self._db()
+        by_article: dict[str, list[tuple[Chunk, str]]] = {}
+        for r in db.execute("SELECT id, article_id, start, end, text, ordinal, embed_key FROM chunks "
+                            "ORDER BY row"):
+            by_article.setdefault(r[1], []).append((Chunk(*r[:6]), r[6]))
+        for r in db.execute("SELECT id, title, text, content_hash, source, url, published, path "
+                            "FROM articles"):
+            yield Article(*r), by_article.get(r[0], [])
+
+
+@contextlib.contextmanager
+def _corrupt_on_error(path: Path) -> Iterator[None]:
+    """Any failure reading an index file becomes one clear message naming the file."""
+    try:
+        yield
+    except IndexCorrupt:
+        raise
+    except Exception as exc:  # faiss raises RuntimeError, sqlite DatabaseError, bm25s anything
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise IndexCorrupt(f"{path} is damaged or unreadable ({reason}); {REBUILD}.") from None

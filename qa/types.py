@@ -1,0 +1,157 @@
+"""Frozen dataclasses passed between stages.
+
+Data flows one way: files -> Article -> Chunk -> vectors -> store;
+question -> Hit -> prompt -> tokens -> Answer with Citation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Article:
+    """One cleaned news article. `text` is what is stored and what citations point into."""
+
+    id: str  # path relative to the articles folder, or a JSONL record's doc_id
+    title: str
+    text: str
+    content_hash: str  # sha256 of title + text + metadata: changes when re-embedding is needed
+    source: str | None = None  # site or publisher
+    url: str | None = None
+    published: str | None = None  # ISO date (YYYY-MM-DD or full ISO timestamp) when known
+    path: str | None = None  # the file it came from, relative to the articles folder
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file (or record) that was not indexed, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of an article: `article.text[start:end] == text`."""
+
+    id: str  # hash of article id + offsets + text: stable across re-indexing
+    article_id: str
+    start: int
+    end: int
+    text: str
+    ordinal: int  # position of the chunk inside its article
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its article's metadata and scores."""
+
+    chunk: Chunk
+    title: str
+    score: float  # the fused score used for ranking
+    dense: float | None = None  # cosine similarity, when the dense search found it
+    bm25: float | None = None  # BM25 score, when the lexical search found it
+    published: str | None = None
+    source: str | None = None
+    url: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "article_id": self.chunk.article_id,
+            "title": self.title,
+            "chunk_id": self.chunk.id,
+            "start": self.chunk.start,
+            "end": self.chunk.end,
+            "text": self.chunk.text,
+            "score": round(self.score, 6),
+            "dense": None if self.dense is None else round(self.dense, 6),
+            "bm25": None if self.bm25 is None else round(self.bm25, 6),
+            "published": self.published,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source the answer cites, with the passage sentence that supports it."""
+
+    n: int
+    article_id: str
+    title: str
+    chunk_id: str
+    start: int  # span of the cited passage in article.text
+    end: int
+    snippet: str  # the passage sentence that best supports the answer sentence
+    snippet_start: int  # span of that sentence in article.text, for highlighting
+    snippet_end: int
+    supported: bool
+    support: float  # similarity between the answer sentence and `snippet`
+    sentence: str  # the answer sentence the citation follows
+    posthoc: bool = False  # added by the support check, not written by the model
+    published: str | None = None
+    url: str | None = None
+    score: float = 0.0  # retrieval score of the cited passage
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Timings:
+    retrieval_ms: float = 0.0
+    ttft_ms: float | None = None  # None when the LLM was not called
+    total_ms: float = 0.0
+    prompt_tokens: int = 0
+    answer_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    citations: tuple[Citation, ...]
+    hits: tuple[Hit, ...]
+    refused: bool
+    timings: Timings
+    question: str = ""
+    query: str = ""  # the retrieval query built from the conversation
+    llm_called: bool = True
+    sources: tuple[Hit, ...] = field(default=())  # the numbered sources given to the model
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [c.to_json() for c in self.citations],
+            "hits": [h.to_json() for h in self.hits],
+            "timings": asdict(self.timings),
+            "query": self.query,
+            "llm_called": self.llm_called,
+        }
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: str  # "user" or "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+    embedded_chunks: int
+    skipped: tuple[Skipped, ...]
+    seconds: float
+    articles: int = 0
+    chunks: int = 0
+    generation: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["skipped"] = [asdict(s) for s in self.skipped]
+        d["seconds"] = round(self.seconds, 3)
+        return d

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from qa.cite import attribute, parse_markers, split_claims, strip_markers
+from qa.types import Chunk, Hit
+
+from .fakes import HashEmbedder
+
+
+def test_parse_every_form() -> None:
+    assert parse_markers("x [1]", 3) == [1]
+    assert parse_markers("x [1, 3]", 3) == [1, 3]
+    assert parse_markers("x [1][3]", 3) == [1, 3]
+    assert parse_markers("x [1-3]", 3) == [1, 2, 3]
+    assert parse_markers("x [1–3]", 3) == [1, 2, 3]
+    assert parse_markers("x [2 and 1]", 3) == [2, 1]
+
+
+def test_out_of_range_numbers_are_dropped() -> None:
+    assert parse_markers("x [0] [4] [2] [9-12]", 3) == [2]
+    assert parse_markers("x [1-100000000]", 2) == [1]
+    assert parse_markers("no markers [a]", 3) == []
+
+
+@given(st.text(alphabet="[]0123456789,- and", max_size=60), st.integers(0, 10))
+def test_parser_never_crashes_or_returns_out_of_range(text: str, n: int) -> None:
+    for number in parse_markers(text, n):
+        assert 1 <= number <= n
+
+
+def test_markers_opening_a_sentence_belong_to_the_one_before() -> None:
+    claims = split_claims("They met in Stockholm. [1] Lavrov said Russia would respond. [2]")
+    assert [strip_markers(s) for s, _ in claims] == ["They met in Stockholm.", "Lavrov said Russia would respond."]
+    assert [m for _, m in claims][0] and [m for _, m in claims][1]
+
+
+def _hit(text: str, title: str = "T", article: str = "a.txt") -> Hit:
+    return Hit(Chunk("c-" + article, article, 10, 10 + len(text), text, 0), title, 0.5)
+
+
+def test_support_flags_a_wrong_citation_and_highlights_the_right_sentence() -> None:
+    sources = [
+        _hit("The storm reached the coast on Monday. Officials said 300 homes lost power.", article="a.txt"),
+        _hit("Shares rose 2 percent on Tuesday in London trading.", article="b.txt"),
+    ]
+    cites = attribute("Officials said 300 homes lost power [1]. Officials said 300 homes lost power [2].",
+                      "How many homes lost power?", sources, HashEmbedder())
+    assert [(c.n, c.supported) for c in cites] == [(1, True), (2, False)]
+    assert cites[0].snippet == "Officials said 300 homes lost power."
+    assert (cites[0].snippet_start, cites[0].snippet_end) == (10 + 39, 10 + 75)
+
+
+def test_uncited_sentence_gets_a_posthoc_citation_only_when_clearly_supported() -> None:
+    sources = [_hit("Brinken and Lavrov met in Stockholm, Sweden on December 2.", article="d.txt")]
+    cites = attribute("Lavrov met Brinken in Stockholm, Sweden on December 2. The weather was nice.",
+                      "Where did they meet?", sources, HashEmbedder())
+    assert len(cites) == 1 and cites[0].posthoc and cites[0].article_id == "d.txt"
+
+
+def test_short_answers_are_judged_with_the_question() -> None:
+    sources = [_hit("Brinken and Lavrov met in Stockholm, Sweden on December 2.")]
+    cites = attribute("Stockholm [1].", "Where did Brinken and Lavrov meet on December 2?", sources,
+                      HashEmbedder())
+    assert cites[0].supported
