@@ -23,7 +23,7 @@ from qa.generate import Generator, llama_generator
 from qa.models import embed_model_name, llm_model_path
 from qa.prompt import REFUSAL, build_prompt, clip_question
 from qa.retrieve import Retrieval, retrieve
-from qa.types import Answer, Hit, Timings, Turn
+from qa.types import Answer, Citation, Hit, Timings, Turn
 
 # How a model says it cannot answer: the instructed sentence and its usual paraphrases.
 REFUSAL_PATTERN = re.compile(
@@ -137,9 +137,11 @@ class Engine:
             yield Token(piece)
         text = "".join(pieces).strip()
         refused = is_refusal(text)
-        citations = () if refused else tuple(attribute(text, question, prompt.sources, self.embedder))
+        citations: list[Citation] = []
+        if not refused:
+            text, citations = attribute(text, question, prompt.sources, self.embedder)
         timings = Timings(found.ms, ttft, _ms(started), prompt.tokens, len(pieces))  # one piece per token
-        yield Done(Answer(REFUSAL if refused and not strip_markers(text) else text, citations, found.hits,
+        yield Done(Answer(REFUSAL if refused and not strip_markers(text) else text, tuple(citations), found.hits,
                           refused, timings, question, found.query, True, prompt.sources))
 
     def answer(self, question: str, history: Sequence[Turn] = (), settings: Settings | None = None) -> Answer:

@@ -149,9 +149,8 @@ def build_index(settings: Settings, rebuild: bool = False, progress: Progress = 
             log.info("removed leftover %s", name)
         articles, skipped = ingest.load_articles(articles_dir, articles_dir,
                                                  int(settings.max_file_mb * 2**20))
-        for s in skipped:
+        for _ in skipped:  # ingest has logged each with its reason
             progress("skip", 0, 0)
-            log.warning("skipped %s: %s", s.path, s.reason)
         plan = _plan(articles, _previous(settings, rebuild), settings, progress)
         model = embed_model_name(settings)
         embedder = embedder or make_embedder(settings)

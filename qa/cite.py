@@ -104,7 +104,8 @@ def _best(claim: str, claim_vec: np.ndarray, p: _Passage) -> tuple[float, tuple[
     return float(scores[i]), p.spans[i]
 
 
-def _citation(n: int, p: _Passage, sentence: str, score: float, span: tuple[int, int], posthoc: bool) -> Citation:
+def _citation(n: int, p: _Passage, sentence: str, score: float, span: tuple[int, int], posthoc: bool
+              ) -> Citation:
     c = p.hit.chunk
     return Citation(n=n, article_id=c.article_id, title=p.hit.title, chunk_id=c.id, start=c.start, end=c.end,
                     snippet=c.text[span[0]:span[1]], snippet_start=c.start + span[0],
@@ -113,24 +114,39 @@ def _citation(n: int, p: _Passage, sentence: str, score: float, span: tuple[int,
                     score=p.hit.score)
 
 
-def attribute(answer: str, question: str, sources: Sequence[Hit], embedder: Embedder) -> list[Citation]:
-    """Citations for every marker of the answer (checked), plus post-hoc ones for uncited sentences."""
+def _with_markers(sentence: str, numbers: Sequence[int]) -> str:
+    """'They met in Stockholm.' + [3] -> 'They met in Stockholm [3].'"""
+    if not numbers:
+        return sentence
+    marks = "".join(f"[{n}]" for n in numbers)
+    body = sentence.rstrip()
+    end = len(body.rstrip(".!?;:"))
+    return f"{body[:end]} {marks}{body[end:]}"
+
+
+def attribute(answer: str, question: str, sources: Sequence[Hit], embedder: Embedder
+              ) -> tuple[str, list[Citation]]:
+    """Check every citation of the answer; returns the answer with its markers normalised and the
+    citations. A sentence keeps only the sources that support it when at least one does (a small
+    model over-cites); when none does, they stay, flagged, and a source that clearly supports the
+    sentence is added post hoc. An uncited sentence gets a post-hoc citation the same way."""
     claims = split_claims(answer)
     if not claims or not sources:
-        return []
+        return answer, []
     passages = _passages(sources, embedder)
     plain = [strip_markers(s) for s, _ in claims]
     judged = [s if len(s.split()) >= SHORT_CLAIM else f"{question} {s}" for s in plain]
     vectors = embedder.embed(judged)
     citations: list[Citation] = []
+    sentences: list[str] = []
     for (_, marks), sentence, claim, vec in zip(claims, plain, judged, vectors, strict=True):
-        numbers = parse_markers(" ".join(marks), len(sources))
-        for n in numbers:
-            score, span = _best(claim, vec, passages[n - 1])
-            citations.append(_citation(n, passages[n - 1], sentence, score, span, posthoc=False))
-        if not numbers:
-            scored = [(*_best(claim, vec, p), p) for p in passages]
-            score, span, p = max(scored, key=lambda t: t[0])
-            if score >= POSTHOC_MIN:
-                citations.append(_citation(p.n, p, sentence, score, span, posthoc=True))
-    return citations
+        cited = [_citation(n, passages[n - 1], sentence, *_best(claim, vec, passages[n - 1]), posthoc=False)
+                 for n in parse_markers(" ".join(marks), len(sources))]
+        kept = [c for c in cited if c.supported] or cited
+        if not any(c.supported for c in kept):
+            score, span, p = max(((*_best(claim, vec, p), p) for p in passages), key=lambda t: t[0])
+            if score >= POSTHOC_MIN and p.n not in {c.n for c in kept}:
+                kept.append(_citation(p.n, p, sentence, score, span, posthoc=True))
+        citations += kept
+        sentences.append(_with_markers(sentence, [c.n for c in kept]))
+    return " ".join(sentences), citations

@@ -20,109 +20,121 @@ _INVISIBLE = re.compile(
     "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]"
 )
 _SPACES = re.compile(r"[^\S\n]+")  # any whitespace except the newline
-_BLANK_LINES = re.compile(r"\n\s*\n")
 
 # Trailing decoration a boilerplate line may end with: "Read more »", "Share:", "Required *".
 _END = r"[\s.:!…>»›*|-]*"
 # Leading bullet a teaser line may start with: "• Read also: ...".
 _BULLET = r"(?:[•·*>»\-–—]\s*)?"
-_SOCIAL = r"(?:share|tweet|email|e-mail|print|facebook|twitter|x|linkedin|whatsapp|telegram|pinterest|reddit|copy link)"
+_SOCIAL = (
+    r"(?:share|tweet|e-?mail|print|facebook|twitter|x|linkedin|whatsapp|telegram|pinterest|reddit|copy link)"
+)
+_PHOTO = r"(?:photo|foto|image|picture|pic|photograph)s?"
 
 
-def _rule(body: str, max_words: int) -> tuple[re.Pattern[str], int]:
-    """A boilerplate rule: `body` must match the whole line, which has at most `max_words` words."""
-    return re.compile(rf"\s*(?:{body}){_END}", re.IGNORECASE), max_words
+def _rule(max_words: int, *alternatives: str) -> tuple[re.Pattern[str], int]:
+    """A boilerplate rule: one of `alternatives` matches the whole line, of at most `max_words` words."""
+    return re.compile(rf"\s*(?:{'|'.join(alternatives)}){_END}", re.IGNORECASE), max_words
 
 
 # Each rule is (regex over the whole line, longest line in words it may remove).
 BOILERPLATE_RULES: list[tuple[re.Pattern[str], int]] = [
     # link back to the scraped page: "Source link", "Original source link"
-    _rule(r"(?:original |article )?source links?", 4),
+    _rule(4, r"(?:original |article )?source links?"),
     # comment widgets: "Leave a Reply", "Leave a Comment", "Leave a review", "Post a Comment", "3 Comments"
     _rule(
-        r"(?:leave|post|add|write|submit) (?:a|your|new) (?:reply|comment|review|response)"
-        r"|(?:\d+|no) comments?(?: yet)?|comments?(?: \(\d+\))?|cancel reply|reply"
-        r"|join the (?:conversation|discussion)",
         6,
+        r"(?:leave|post|add|write|submit) (?:a|your|new) (?:reply|comment|review|response)",
+        r"(?:\d+|no) comments?(?: yet)?",
+        r"comments?(?: \(\d+\))?",
+        r"(?:cancel )?reply",
+        r"join the (?:conversation|discussion)",
     ),
     # pagers: "Previous Post Next Post", "Next article »", "« Older posts"
-    _rule(r"(?:[«‹<]\s*)?(?:(?:previous|prev|next|older|newer) (?:posts?|articles?|stor(?:y|ies)|page|entries)\W*)+", 8),
+    _rule(8, r"(?:[«‹<]\s*)?(?:(?:previous|prev|next|older|newer) (?:post|article|stor(?:y|ie)|page)s?\W*)+"),
     # page furniture: "Contact Form", "Contact us", "Skip to content", "Back to top", "Menu"
-    _rule(r"contact (?:form|us)|skip to (?:main )?content|back to top|toggle navigation|(?:main )?menu", 4),
+    _rule(4, r"contact (?:form|us)", r"skip to (?:main )?content", r"back to top", r"(?:main )?menu"),
     # teaser headings: "You may also like", "Related articles", "Most read", "News Line", "Top stories"
     _rule(
-        r"(?:you|we think you) (?:may|might|will) (?:also )?like(?: this)?"
-        r"|related(?: posts| articles| stories| news| content| coverage)?|recommended(?: for you| stories)?"
-        r"|(?:most|more) (?:read|popular|viewed|shared)|trending(?: now| stories)?|top stories|read next"
-        r"|don'?t miss|more from .{1,40}|news ?line|news feed|latest (?:news|stories|articles)|breaking news",
         6,
+        r"(?:you|we think you) (?:may|might|will) (?:also )?like(?: this)?",
+        r"related(?: posts| articles| stories| news| content| coverage)?",
+        r"recommended(?: for you| stories)?",
+        r"(?:most|more) (?:read|popular|viewed|shared)",
+        r"trending(?: now| stories)?",
+        r"top stories|read next|don'?t miss|more from .{1,40}",
+        r"news ?line|news feed|latest (?:news|stories|articles)|breaking news",
     ),
     # cross links to other stories: "• Read also: ...", "Read more: ...", "See also: ...", "Related: ..."
     _rule(
-        _BULLET + r"(?:(?:read|see) (?:also|more)|also (?:read|see)|related(?: articles?| stor(?:y|ies)| coverage)?)"
-        r"\s*[:|–—-]\s*.+",
         30,
+        _BULLET + r"(?:(?:read|see) (?:also|more)|also (?:read|see)|related(?: articles?| stor(?:y|ies))?)"
+        r"\s*[:|–—-]\s*.+",
     ),
     # bare link texts: "Read more »", "Continue reading", "Read the full story"
-    _rule(_BULLET + r"read more|continue reading|read the full (?:story|article)|see more|show more|load more", 6),
-    # social widgets: "Follow us on social networks", "Share this article", "Share on Facebook", "Facebook Twitter Email"
+    _rule(6, _BULLET + r"(?:read more|continue reading|read the full (?:story|article)|see more|load more)"),
+    # social widgets: "Follow us on social networks", "Share this article", "Facebook Twitter Email"
     _rule(
-        r"follow us(?: on .{1,40})?|share(?: this(?: article| story| post| page)?| on \w+| via \w+)?"
-        rf"|{_SOCIAL}(?:\s*[|,/·•]?\s*{_SOCIAL})+|like this",
         10,
+        r"follow us(?: on .{1,40})?",
+        r"share(?: this(?: article| story| post| page)?| on \w+| via \w+)?",
+        rf"{_SOCIAL}(?:\s*[|,/·•]?\s*{_SOCIAL})+",
     ),
     # accounts and newsletters: "Subscribe to our newsletter", "Sign up for alerts", "Log in to comment"
     _rule(
-        r"(?:subscribe|sign up|sign in|log in|login|register)(?: now| today| here)?"
-        r"|(?:subscribe|sign up|sign in|log in|register)\b.{0,40}"
-        r"\b(?:newsletters?|alerts?|updates|inbox|account|subscription|to (?:comment|continue|read))\b.*",
         12,
+        r"(?:subscribe|sign up|sign in|log in|login|register)(?: now| today| here)?",
+        r"(?:subscribe|sign up|sign in|log in|register)\b.{0,40}"
+        r"\b(?:newsletters?|alerts?|updates|inbox|account|subscription|to (?:comment|continue|read))\b.*",
     ),
     # ad slots: "Advertisement", "Sponsored content", "Story continues below advertisement"
     _rule(
-        r"advertisement|advertising|ad|sponsored(?: content| links?)?"
-        r"|(?:story|article) continues below(?: (?:this )?advertisement)?|scroll (?:down )?to continue.*",
         6,
+        r"advertisement|advertising|ad|sponsored(?: content| links?)?",
+        r"(?:story|article) continues below(?: (?:this )?advertisement)?",
+        r"scroll (?:down )?to continue.*",
     ),
     # calls to action: "Click here to read more", "Tap here to subscribe"
-    _rule(r"(?:click|tap) here\b.*", 12),
+    _rule(12, r"(?:click|tap) here\b.*"),
     # rights lines: "© 2024 Example News. All rights reserved.", "Copyright 2022 Example"
-    _rule(r".*\ball rights reserved\b.*|(?:©|\(c\)|copyright)\s*(?:\d{4}|©).*", 15),
+    _rule(15, r".*\ball rights reserved\b.*", r"(?:©|\(c\)|copyright)\s*(?:\d{4}|©).*"),
     # cookie notices: "We use cookies to improve your experience ...", "Accept all cookies"
     _rule(
-        r"(?:we|this (?:web)?site|our (?:web)?site|this page) uses? cookies\b.*"
-        r"|(?:accept|allow|reject|manage)(?: all)? cookies|cookie (?:policy|settings|preferences|consent)",
         60,
+        r"(?:we|this (?:web)?site|our (?:web)?site|this page) uses? cookies\b.*",
+        r"(?:accept|allow|reject|manage)(?: all)? cookies",
+        r"cookie (?:policy|settings|preferences|consent)",
     ),
     # comment form: "Your email address will not be published. Required fields are marked *"
     _rule(
-        r"your email address will not be published\.?(?:\s*required fields are marked\s*\*?)?"
-        r"|required fields are marked\s*\*?|save my name, email,? and website in this browser.*"
-        r"|notify me of (?:follow-up comments|new posts) (?:by|via) e-?mail|(?:name|e-?mail|website|comment)\s*\*",
         25,
+        r"your email address will not be published\.?(?:\s*required fields are marked\s*\*?)?",
+        r"required fields are marked\s*\*?",
+        r"save my name, email,? and website in this browser.*",
+        r"notify me of (?:follow-up comments|new posts) (?:by|via) e-?mail",
+        r"(?:name|e-?mail|website|comment)\s*\*",
     ),
-    # script placeholders: "You are seeing a snapshot of an interactive graphic. ...", "Please enable JavaScript"
+    # script placeholders: "You are seeing a snapshot of an interactive graphic. ...", "Enable JavaScript"
     _rule(
-        r"you are seeing a snapshot of an interactive graphic\b.*|(?:please )?(?:enable|turn on) javascript\b.*"
-        r"|.*\bjavascript (?:is |being )?(?:disabled|turned off|not enabled)\b.*|your browser does not support .{1,40}",
         40,
+        r"you are seeing a snapshot of an interactive graphic\b.*",
+        r"(?:please )?(?:enable|turn on) javascript\b.*",
+        r".*\bjavascript (?:is |being )?(?:disabled|turned off|not enabled)\b.*",
+        r"your browser does not support .{1,40}",
     ),
     # photo credits, label first: "Photo: Reuters", "Photo by Jane Doe/AFP", "Image copyright Getty Images"
-    _rule(
-        r"[(\[]?\s*(?:photo|foto|image|picture|pic|photograph)s?(?: (?:credit|courtesy|copyright|source))?"
-        r"\s*(?::|©|/|\||\s[-–—]\s|\bby\b).*",
-        8,
-    ),
+    _rule(8, rf"[(\[]?\s*{_PHOTO}(?: (?:credit|courtesy|copyright|source))?\s*(?:[:©/|]|\s[-–—]\s|\bby\b).*"),
     # photo credits, other shapes: "(Photo credit: AFP)", "AFP photo", "File photo", "Açiq mənbələrdən foto."
     _rule(
-        r".*\b(?:photo|image|picture)s? (?:credit|courtesy|copyright)\b.*|[(\[].*\b(?:photo|foto|image|picture)s?\b.*[)\]]"
-        r"|.*\bfoto(?:s|ğraf)?|(?:file|stock|handout|archive|pool|afp|ap|reuters|epa|getty) (?:photo|image|picture)s?",
         8,
+        rf".*\b{_PHOTO} (?:credit|courtesy|copyright)\b.*",
+        rf"[(\[].*\b{_PHOTO}\b.*[)\]]",
+        r".*\bfoto(?:s|ğraf)?",  # "foto" is not English: a caption in another language
+        rf"(?:file|stock|handout|archive|pool|afp|ap|reuters|epa|getty) {_PHOTO}",
     ),
     # section labels and breadcrumbs: "International .", "World ›", "Home » World » Europe"
-    _rule(r"[\w'&-]+(?: [\w'&-]+){0,2} [.|»›>/·•]|home(?:\s*[»›>/|]\s*[\w' &-]+)+", 8),
+    _rule(8, r"[\w'&-]+(?: [\w'&-]+){0,2} [.|»›>/·•]", r"home(?:\s*[»›>/|]\s*[\w' &-]+)+"),
     # bylines and tag lists: "by time news", "By Jane Doe", "Tags: Ukraine, Russia", "Filed under: World"
-    _rule(r"by [^\d.!?,;:]{2,40}|(?:tags?|categories|category|filed under|topics)\s*:.*", 20),
+    _rule(20, r"by [^\d.!?,;:]{2,40}", r"(?:tags?|categories|category|filed under|topics)\s*:.*"),
 ]
 
 
@@ -139,7 +151,7 @@ def normalize(raw: str) -> str:
     matching and hashing see one spelling; curly quotes and dashes are not affected by it.
     """
     text = raw.replace("\r\n", "\n").replace("\u2029", "\n\n").translate(_NEWLINES)
-    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+    text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))  # removing first keeps this idempotent
     return "\n".join(line.strip() for line in _SPACES.sub(" ", text).split("\n"))
 
 

@@ -249,6 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     run: Callable[[argparse.Namespace, Settings], int] = args.run
     try:
         settings = config.load(**{k: getattr(args, k, None) for k in _FLAG_SETTINGS})

@@ -40,8 +40,8 @@ class Settings:
     candidates: int = 30  # per retriever, before fusion
     per_article: int = 2  # diversity: at most this many passages of one article
     gate: bool = True  # refuse without calling the LLM when nothing is relevant
-    gate_dense: float = 0.32  # best cosine below this ...
-    gate_lexical: float = 0.34  # ... and best query-term coverage below this: refuse
+    gate_dense: float = 0.55  # best cosine below this ...
+    gate_lexical: float = 0.33  # ... and best IDF-weighted term coverage below this: refuse
     # generation
     temperature: float = 0.1
     max_tokens: int = 256

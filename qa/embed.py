@@ -55,8 +55,13 @@ class SentenceTransformerEmbedder:
 
                 if self.threads:
                     torch.set_num_threads(self.threads)
-                self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
-                self.dim = int(self._model.get_sentence_embedding_dimension() or self.dim)
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()  # no "Loading weights" bar in the terminal
+                model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+                dim = getattr(model, "get_embedding_dimension", model.get_sentence_embedding_dimension)()
+                self.dim = int(dim or self.dim)
+                self._model = model
         return self._model
 
     def warm_up(self) -> None:

@@ -48,7 +48,7 @@ class _Draft:
     id: str
     path: str
     text: str
-    title: str | None = None  # None: take the headline from the text
+    title: str
     source: str | None = None
     url: str | None = None
     published: str | None = None
@@ -82,7 +82,7 @@ def iter_files(root: Path) -> list[Path]:
 
 
 def _expand(paths: Path | str | Sequence[Path]) -> list[Path]:
-    """The files to load: folders are walked, files are taken as given (even unsupported ones, to report them)."""
+    """The files to load: folders are walked, files are taken as given (unsupported ones too, to report)."""
     items = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
     files: list[Path] = []
     for item in items:
@@ -175,7 +175,8 @@ def iso_date(value: object, fuzzy: bool = False) -> str | None:
 _MONTH_OR_DAY = r"(?:\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)"
 # "Published: March 27, 2022", "Published on 27 March 2022 10:32", "Updated 2 hours ago"
 _PUBLISHED_LINE = re.compile(
-    rf"(?:first |last )?(?:published|posted|updated|modified)(?: on| at)?\s*:?\s*(?P<date>{_MONTH_OR_DAY}.{{0,60}})",
+    rf"(?:first |last )?(?:published|posted|updated|modified)(?: on| at)?\s*:?\s*"
+    rf"(?P<date>{_MONTH_OR_DAY}.{{0,60}})",
     re.IGNORECASE,
 )
 _AGO = re.compile(r"\d+ (?:second|minute|hour|day|week|month)s? ago", re.IGNORECASE)  # "Updated 2 hours ago"
@@ -250,6 +251,18 @@ def _split_headline(text: str) -> tuple[str, str]:
     return _title_from_lede(first), text
 
 
+def _titled(text: str, title: str | None) -> tuple[str, str]:
+    """(title, cleaned body): the given title, or else the headline split off the text.
+
+    Splitting here, before the sidecar may replace the title, keeps a file's own headline
+    out of its body whichever title wins.
+    """
+    text = clean_text(text)
+    if title and clean_title(title):
+        return title, text
+    return _split_headline(text)
+
+
 def _plain_draft(
     text: str,
     rel: str,
@@ -263,6 +276,7 @@ def _plain_draft(
     Metadata the file states elsewhere (front matter, PDF info) wins over the date line.
     """
     found_date, agency, body = _take_date_lines(clean_text(text))
+    title, body = _titled(body, title)
     return _Draft(rel, rel, body, title, source or agency, url, published or found_date)
 
 
@@ -286,7 +300,8 @@ _MARKDOWN: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]"), r"\1"),  # [text][ref] -> text
     (re.compile(r"^ {0,3}\[[^\]\n]+\]:\s*\S+.*$", re.MULTILINE), ""),  # [ref]: url definitions
     (re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE), r"\1"),  # heading markers
-    (re.compile(r"^ {0,3}(?:[-*_][ \t]*){3,}$|^ {0,3}=+[ \t]*$", re.MULTILINE), ""),  # rules, setext underlines
+    # horizontal rules and setext underlines
+    (re.compile(r"^ {0,3}(?:[-*_][ \t]*){3,}$|^ {0,3}=+[ \t]*$", re.MULTILINE), ""),
     (re.compile(r"^ {0,3}>[ \t]?", re.MULTILINE), ""),  # blockquote markers
     (re.compile(r"^[ \t]*[-*+][ \t]+(?=\S)", re.MULTILINE), ""),  # bullet markers
     (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # **bold**, __bold__
@@ -323,18 +338,23 @@ def _parse_md(text: str, rel: str) -> list[_Draft | Skipped]:
     if not title and (h1 := _H1.search(body)):
         title = h1["title"]
         body = body[: h1.start()] + body[h1.end() :]
+    title = _strip_markdown(title) if title else None
     published = iso_date(meta.get("published") or meta.get("date"))
     source = meta.get("source") or meta.get("site") or None
-    return [_plain_draft(_strip_markdown(body), rel, title, source=source, url=meta.get("url"), published=published)]
+    return [
+        _plain_draft(
+            _strip_markdown(body), rel, title, source=source, url=meta.get("url"), published=published
+        )
+    ]
 
 
 class _TextExtractor(HTMLParser):
     """Fallback HTML -> text with the stdlib: drops script/style content, breaks lines at blocks."""
 
     _SKIP = frozenset({"script", "style", "noscript", "template", "svg", "iframe", "object"})
-    _BLOCKS = frozenset(
-        "p div br li ul ol h1 h2 h3 h4 h5 h6 tr table section article header footer blockquote pre"
-        " figcaption dd dt hr main aside nav form".split()
+    _BLOCK = re.compile(
+        r"p|div|br|hr|li|[uo]l|d[dt]|h[1-6]|tr|table|section|article|main|aside|header|footer|nav|form"
+        r"|blockquote|pre|figcaption"
     )
 
     def __init__(self) -> None:
@@ -355,7 +375,7 @@ class _TextExtractor(HTMLParser):
             self._skipping = max(0, self._skipping + (1 if opening else -1))
         elif tag == "title":
             self._in_title = opening
-        elif tag in self._BLOCKS:
+        elif self._BLOCK.fullmatch(tag):
             self.parts.append("\n\n")
 
     def handle_data(self, data: str) -> None:
@@ -392,12 +412,13 @@ def _parse_html(html: str, rel: str) -> list[_Draft | Skipped]:
         title = title or fallback_title
     if not text.strip():
         raise _Unusable("no text extracted")
+    title, text = _titled(text, title)
     return [
         _Draft(
             id=rel,
             path=rel,
             text=text,
-            title=title or None,
+            title=title,
             source=(doc.sitename if doc else None) or None,
             url=(doc.url if doc else None) or None,
             published=iso_date(doc.date if doc else None),
@@ -422,11 +443,12 @@ def _record(record: object, rel: str, fallback_id: str, where: str) -> _Draft | 
     if text is None:
         return Skipped(rel, f"{where}: no text")
     doc_id = record.get("doc_id")
+    title, text = _titled(text, _first_str(record, "title", "headline"))
     return _Draft(
         id=str(doc_id) if doc_id not in (None, "") else fallback_id,
         path=rel,
         text=text,
-        title=_first_str(record, "title", "headline"),
+        title=title,
         source=_first_str(record, "source", "site"),
         url=_first_str(record, "url"),
         published=iso_date(_first_str(record, "published", "date")),
@@ -495,6 +517,8 @@ def _parse_file(path: Path, rel: str, max_bytes: int) -> list[_Draft | Skipped]:
     """Drafts (and skipped records) of one file; every failure becomes a Skipped, none escapes."""
     suffix = path.suffix.lower()
     try:
+        if not path.exists():
+            raise _Unusable("file not found")
         if suffix not in SUFFIXES:
             raise _Unusable(f"unsupported type ({suffix or 'no suffix'})")
         data = _read(path, max_bytes)
@@ -536,7 +560,7 @@ def _read_sidecar(root: Path) -> tuple[dict[str, _Meta], list[Skipped]]:
             continue
         key = entry.get("path") if isinstance(entry, dict) else None
         if not isinstance(key, str) or not key.strip():
-            problems.append(Skipped(SIDECAR, f"line {lineno}: no \"path\""))
+            problems.append(Skipped(SIDECAR, f'line {lineno}: no "path"'))
             continue
         metas[key.strip().replace("\\", "/").removeprefix("./")] = _Meta(
             title=_first_str(entry, "title"),
@@ -566,12 +590,8 @@ def content_hash(title: str, text: str, source: str | None, url: str | None, pub
 
 def _finish(draft: _Draft) -> Article | Skipped:
     """The cleaned, hashed Article of a draft, or why there is none."""
+    title = clean_title(draft.title)
     text = clean_text(draft.text)
-    if draft.title is None:
-        title, text = _split_headline(text)
-    else:
-        title = draft.title
-    title = clean_title(title)
     text = strip_repeated_title(title, text) or text
     if not text:
         return Skipped(draft.path, "no text after cleaning")
@@ -595,6 +615,16 @@ def _warn(skipped: Skipped) -> Skipped:
     return skipped
 
 
+def _duplicate(article: Article, by_hash: dict[str, str], by_id: dict[str, str]) -> Skipped | None:
+    """Why `article` repeats one already loaded (same content, or same id), if it does."""
+    path = article.path or article.id
+    if article.content_hash in by_hash:
+        return Skipped(path, f"duplicate of {by_hash[article.content_hash]}")
+    if article.id in by_id:
+        return Skipped(path, f"duplicate id {article.id!r} (also in {by_id[article.id]})")
+    return None
+
+
 def load_articles(
     paths: Path | Sequence[Path], root: Path, max_bytes: int = 20 * MB
 ) -> tuple[list[Article], list[Skipped]]:
@@ -613,10 +643,7 @@ def load_articles(
         for item in _parse_file(path, _relative(path, Path(root)), max_bytes):
             result = item if isinstance(item, Skipped) else _finish(_override(item, metas.get(item.id)))
             if isinstance(result, Article):
-                if result.content_hash in by_hash:
-                    result = Skipped(result.path or result.id, f"duplicate of {by_hash[result.content_hash]}")
-                elif result.id in by_id:
-                    result = Skipped(result.path or result.id, f"duplicate id {result.id!r} (also in {by_id[result.id]})")
+                result = _duplicate(result, by_hash, by_id) or result
             if isinstance(result, Skipped):
                 skipped.append(_warn(result))
                 continue

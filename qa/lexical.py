@@ -8,6 +8,7 @@ away (two for long terms) that start with the same letter.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -41,9 +42,14 @@ def tokens(text: str) -> list[str]:
     return list(_stemmer().stemWords(words))
 
 
+def _quiet() -> None:
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
+
+
 def build(texts: Sequence[str]) -> Any:
     import bm25s
 
+    _quiet()
     retriever = bm25s.BM25()
     retriever.index([tokens(t) or ["\x00empty"] for t in texts], show_progress=False)
     return retriever
@@ -52,6 +58,7 @@ def build(texts: Sequence[str]) -> Any:
 def load(path: str) -> Any:
     import bm25s
 
+    _quiet()
     retriever = bm25s.BM25.load(path, mmap=False, show_progress=False)
     retriever.vocab_list = sorted(retriever.vocab_dict)  # for spelling-variant look-ups
     return retriever

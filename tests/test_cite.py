@@ -45,22 +45,32 @@ def test_support_flags_a_wrong_citation_and_highlights_the_right_sentence() -> N
         _hit("The storm reached the coast on Monday. Officials said 300 homes lost power.", article="a.txt"),
         _hit("Shares rose 2 percent on Tuesday in London trading.", article="b.txt"),
     ]
-    cites = attribute("Officials said 300 homes lost power [1]. Officials said 300 homes lost power [2].",
-                      "How many homes lost power?", sources, HashEmbedder())
-    assert [(c.n, c.supported) for c in cites] == [(1, True), (2, False)]
+    text, cites = attribute("Officials said 300 homes lost power [1]. Shares rose 2 percent on Tuesday [1].",
+                            "How many homes lost power?", sources, HashEmbedder())
+    assert [(c.n, c.supported, c.posthoc) for c in cites] == [(1, True, False), (1, False, False), (2, True, True)]
     assert cites[0].snippet == "Officials said 300 homes lost power."
     assert (cites[0].snippet_start, cites[0].snippet_end) == (10 + 39, 10 + 75)
+    assert text == "Officials said 300 homes lost power [1]. Shares rose 2 percent on Tuesday [1][2]."
+
+
+def test_over_citing_keeps_only_the_supporting_sources() -> None:
+    sources = [_hit("Lloyd Austin visited Kyiv with Blinken on Sunday.", article="a.txt"),
+               _hit("Brinken and Lavrov met in Stockholm, Sweden on December 2.", article="b.txt")]
+    text, cites = attribute("[1] Blinken and Lavrov met in Stockholm, Sweden on December 2. [2]",
+                            "Where did they meet?", sources, HashEmbedder())
+    assert [(c.n, c.supported) for c in cites] == [(2, True)]
+    assert text == "Blinken and Lavrov met in Stockholm, Sweden on December 2 [2]."
 
 
 def test_uncited_sentence_gets_a_posthoc_citation_only_when_clearly_supported() -> None:
     sources = [_hit("Brinken and Lavrov met in Stockholm, Sweden on December 2.", article="d.txt")]
-    cites = attribute("Lavrov met Brinken in Stockholm, Sweden on December 2. The weather was nice.",
+    _, cites = attribute("Lavrov met Brinken in Stockholm, Sweden on December 2. The weather was nice.",
                       "Where did they meet?", sources, HashEmbedder())
     assert len(cites) == 1 and cites[0].posthoc and cites[0].article_id == "d.txt"
 
 
 def test_short_answers_are_judged_with_the_question() -> None:
     sources = [_hit("Brinken and Lavrov met in Stockholm, Sweden on December 2.")]
-    cites = attribute("Stockholm [1].", "Where did Brinken and Lavrov meet on December 2?", sources,
+    _, cites = attribute("Stockholm [1].", "Where did Brinken and Lavrov meet on December 2?", sources,
                       HashEmbedder())
     assert cites[0].supported
