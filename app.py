@@ -407,7 +407,6 @@ def cited_choices(answer: Answer | None) -> list[tuple[str, str]]:
 # --- the app -------------------------------------------------------------------------------------
 
 CSS = """
-#sources { max-height: 640px; overflow-y: auto; }
 .src-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px;
             margin: 0 0 8px 0; background: var(--background-fill-primary); scroll-margin: 12px; }
 .src-card.selected { border: 2px solid var(--color-accent); box-shadow: 0 0 0 3px var(--color-accent-soft); }
@@ -478,6 +477,17 @@ SCROLL_JS = """
     const target = (key || '').startsWith('cite-')
       ? document.querySelector('#sources .src-card.selected')
       : document.querySelector('#viewer #cited-span') || document.querySelector('#viewer .article-view');
+    if (target) target.scrollIntoView({block: 'center'});
+  }, 50);
+  return [];
+}
+"""
+
+VIEWER_JS = """
+() => {
+  setTimeout(() => {
+    const target = document.querySelector('#viewer #cited-span') ||
+      document.querySelector('#viewer .article-view');
     if (target) target.scrollIntoView({block: 'center'});
   }, 50);
   return [];
@@ -611,8 +621,8 @@ def build_ui(engine: Engine, settings: Settings, models: Models | None = None) -
             if events is not None:
                 events.close()  # releases the LLM at once when Stop cancels the stream
         final = [*convo, current]
-        yield (chat_messages(final), final, gr.skip(), render_sources(None, k), gr.update(choices=[], value=None),
-               k)
+        yield (chat_messages(final), final, gr.skip(), render_sources(None, k),
+               gr.update(choices=[], value=None), k)
 
     def new_chat() -> tuple[Any, ...]:
         return [], [], "", render_sources(None, 0), gr.update(choices=[], value=None), -1, ""
@@ -681,7 +691,8 @@ def build_ui(engine: Engine, settings: Settings, models: Models | None = None) -
             saved += ok
             lines.append(f'<li class="{"ok" if ok else "bad"}">{esc(message)}</li>')
         hint = " Click <b>Update index</b> to index them." if saved else ""
-        return f"<div>Saved {saved} of {len(files)} files into the articles folder.{hint}<ul>{''.join(lines)}</ul></div>", None
+        message = f"Saved {saved} of {len(files)} files into the articles folder.{hint}"
+        return f"<div>{message}<ul>{''.join(lines)}</ul></div>", None
 
     def run_build(rebuild: bool, progress: Callable[..., Any]) -> tuple[Any, ...]:
         from qa.build import build_index
@@ -757,7 +768,7 @@ def build_ui(engine: Engine, settings: Settings, models: Models | None = None) -
                             gate = gr.Checkbox(value=settings.gate, label="Refuse when relevance is low")
                     with gr.Column(scale=2):
                         gr.Markdown("### Sources")
-                        sources = gr.HTML(render_sources(None, 0), elem_id="sources")
+                        sources = gr.HTML(render_sources(None, 0), elem_id="sources", max_height=560)
                         with gr.Row():
                             pick = gr.Dropdown(choices=[], label="Cited article", scale=3,
                                                elem_id="article-pick", interactive=True)
@@ -789,12 +800,12 @@ def build_ui(engine: Engine, settings: Settings, models: Models | None = None) -
         stop_btn.click(None, None, None, cancels=[submit, click], **private)
         new_btn.click(new_chat, None, [chatbot, convo, question, sources, pick, shown, viewer],
                       cancels=[submit, click], **private)
-        bridge.input(on_bridge, [bridge, convo, shown], [sources, shown, pick, viewer],
+        bridge.change(on_bridge, [bridge, convo, shown], [sources, shown, pick, viewer],
                      show_progress="hidden", **private).then(None, [bridge], None, js=SCROLL_JS, **private)
         open_btn.click(on_pick, [pick, convo, shown], [viewer], **private).then(
-            None, None, None, js="() => { " + SCROLL_JS.strip() + "; }", **private)
+            None, None, None, js=VIEWER_JS, **private)
         pick.input(on_pick, [pick, convo, shown], [viewer], **private).then(
-            None, None, None, js="() => { " + SCROLL_JS.strip() + "; }", **private)
+            None, None, None, js=VIEWER_JS, **private)
 
         library_outputs = [status, library, library_pick]
         uploads.upload(on_upload, [uploads], [upload_msg, uploads], **private)
@@ -814,10 +825,10 @@ def parse_history(history_json: str) -> list[Turn]:
     try:
         data = json.loads(history_json or "[]")
     except ValueError as exc:
-        raise QAError(f"history_json is not JSON ({exc}): pass a list of {{role, content}} objects.") from None
+        raise QAError(f"history_json is not JSON ({exc}): pass a list of {{role, content}}.") from None
     if not isinstance(data, list) or not all(
-            isinstance(t, dict) and t.get("role") in ("user", "assistant") and isinstance(t.get("content"), str)
-            for t in data):
+            isinstance(t, dict) and t.get("role") in ("user", "assistant")
+            and isinstance(t.get("content"), str) for t in data):
         raise QAError('history_json must be a list of {"role": "user"|"assistant", "content": str} objects.')
     return [Turn(t["role"], t["content"]) for t in data]
 
@@ -896,13 +907,18 @@ def serve(settings: Settings) -> None:
     ensure_index(settings)
     engine = Engine(settings)
     models = Models(engine)
-    models.start()
     demo = build_ui(engine, settings, models)
     options = launch_options(settings)
+    try:
+        demo.queue(default_concurrency_limit=1).launch(css=CSS, js=JS, ssr_mode=False, footer_links=["api"],
+                                                       show_error=True, prevent_thread_lock=True, **options)
+    except OSError as exc:  # the port is taken
+        raise QAError(f"cannot serve on {settings.host}:{settings.port} ({exc}): stop the other server "
+                      "or pick another port with QA_PORT / --port.") from None
+    models.start()  # after the server is up: loading torch and the LLM must not delay the page
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    print(f"news-qa: serving on http://{host}:{settings.port}", flush=True)
-    demo.queue(default_concurrency_limit=1).launch(css=CSS, js=JS, ssr_mode=False, footer_links=["api"],
-                                                   show_error=True, **options)
+    print(f"news-qa: ready on http://{host}:{settings.port} (models load in the background)", flush=True)
+    demo.block_thread()
 
 
 if __name__ == "__main__":

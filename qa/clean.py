@@ -176,14 +176,17 @@ def clean_text(raw: str) -> str:
 
 
 def clean_title(raw: str) -> str:
-    """The headline on one line, normalised like the text, without a trailing " | Site section".
+    """The headline on one line, normalised like the text, without trailing " | Site section"s.
 
     "Biden urges Putin to resume diplomacy | Conflict News" -> "Biden urges Putin to resume diplomacy":
-    the suffix (at most 4 words after a headline of at least 4) names the page, not the story.
+    a suffix (at most 4 words after a headline of at least 4) names the page, not the story.
     """
     title = " ".join(normalize(raw).split())
-    head, _, tail = title.rpartition(" | ")
-    return head if len(head.split()) >= 4 and 0 < len(tail.split()) <= 4 else title
+    while True:
+        head, _, tail = title.rpartition(" | ")
+        if len(head.split()) < 4 or len(tail.split()) > 4:
+            return title
+        title = head
 
 
 def _key(text: str) -> str:

@@ -34,7 +34,7 @@ from qa.types import Article, Chunk
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
-EXACT_LIMIT = 200_000  # chunks: above this FAISS uses HNSW over 8-bit scalar-quantised vectors
+EXACT_LIMIT = 200_000  # chunks: above this FAISS uses IVF over 8-bit scalar-quantised vectors
 REBUILD = "run `qa index --rebuild`"
 
 
@@ -148,22 +148,48 @@ CREATE INDEX chunks_article ON chunks(article_id);
 """
 
 
+IVF_NPROBE = 32
+IVF_TRAIN_ITER = 10
+IVF_TRAIN_PER_LIST = 40
+
+
 def faiss_index(vectors: np.ndarray) -> tuple[Any, str]:
-    """Exact inner product for small stores; HNSW over SQ8 codes above EXACT_LIMIT (see bench/scale.py)."""
+    """Exact inner product up to EXACT_LIMIT vectors; above it IVF over 8-bit scalar-quantised codes.
+
+    Measured with bench/scale.py (2 cores): see the notes at IVF_NPROBE.
+    """
     import faiss
 
+    faiss.omp_set_num_threads(os.cpu_count() or 1)  # training and adding use every core
     n, dim = vectors.shape
     if n <= EXACT_LIMIT:
         index = faiss.IndexFlatIP(dim)
-        kind = "Flat"
-    else:
-        index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 40
-        index.train(vectors)
-        kind = "HNSW32,SQ8"
-    if n:
-        index.add(vectors)
-    return index, kind
+        if n:
+            index.add(vectors)
+        return index, "Flat"
+    return ivf_sq8(vectors), f"IVF{ivf_lists(n)},SQ8"
+
+
+def ivf_lists(n: int) -> int:
+    """About 4*sqrt(n) inverted lists: ~250 vectors a list, cheap to assign, cheap to scan."""
+    return int(4 * np.sqrt(n))
+
+
+def ivf_sq8(vectors: np.ndarray) -> Any:
+    import faiss
+
+    n, dim = vectors.shape
+    nlist = ivf_lists(n)
+    index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dim), dim, nlist,
+                                          faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+    index.cp.spherical = True  # unit vectors: centroids on the sphere suit inner product
+    index.cp.niter = IVF_TRAIN_ITER
+    # k-means on a strided sample: training on all 1M vectors would take most of the build
+    sample = vectors[:: max(1, n // (IVF_TRAIN_PER_LIST * nlist))]
+    index.train(np.ascontiguousarray(sample))
+    index.add(vectors)
+    index.nprobe = IVF_NPROBE
+    return index
 
 
 def write_bm25(path: Path, texts: Sequence[str]) -> None:
@@ -283,6 +309,8 @@ class Store:
                                f"says {manifest.chunks}; {REBUILD}.")
         if hasattr(self.faiss, "hnsw"):
             self.faiss.hnsw.efSearch = 64
+        if hasattr(self.faiss, "nprobe"):
+            self.faiss.nprobe = IVF_NPROBE
         from qa import lexical
 
         with _corrupt_on_error(path / "bm25"):

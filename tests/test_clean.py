@@ -222,10 +222,7 @@ def test_empty_and_boilerplate_only_text_cleans_to_nothing() -> None:
 def test_clean_title() -> None:
     assert clean_title("  Putin not\u00a0‘serious’\n about talks  ") == "Putin not ‘serious’ about talks"
     assert clean_title("Short | Site") == "Short | Site"  # too short a headline to cut
-    assert (
-        clean_title("Rates rise again in June | Markets | Example News")
-        == "Rates rise again in June | Markets"
-    )
+    assert clean_title("Rates rise again in June | Markets | Example News") == "Rates rise again in June"
 
 
 def test_strip_repeated_title() -> None:
@@ -248,3 +245,6 @@ def test_clean_text_is_idempotent_and_tidy(raw: str) -> None:
     assert once == once.strip()
     assert "\n\n\n" not in once
     assert "\r" not in once and "\t" not in once and "\u200b" not in once
+    title = clean_title(raw)
+    assert clean_title(title) == title
+    assert "\n" not in title

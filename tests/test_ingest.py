@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qa.ingest import SUFFIXES, iso_date, iter_files, load_articles
 from qa.types import Article, Skipped
@@ -573,3 +576,17 @@ def test_sidecar_changes_the_content_hash(tmp_path: Path) -> None:
 
 def test_missing_folder_is_reported(tmp_path: Path) -> None:
     assert load_articles(tmp_path / "nope", tmp_path) == ([], [Skipped("nope", "file not found")])
+
+
+@settings(max_examples=60, deadline=None)
+@given(content=st.binary(max_size=400), suffix=st.sampled_from(SUFFIXES))
+def test_any_bytes_never_raise(content: bytes, suffix: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        write(root, f"x{suffix}", content)
+        articles, skipped = load_articles(root, root)
+    assert len(articles) + len(skipped) >= 1 or suffix in (".json", ".jsonl")
+    for article in articles:
+        assert article.text and article.title and article.text == article.text.strip()
+    for item in skipped:
+        assert item.reason

@@ -1,0 +1,369 @@
+"""Retrieval at scale: build stores of 100k and 1M chunks, report build time, loaded memory, latency, recall.
+
+    .venv/bin/python bench/scale.py [--sizes 100000,1000000] [--json] [--compare] [--work DIR]
+
+This measures the store and the search, not the embedder, so texts and vectors are synthetic:
+
+* Vectors: random unit vectors in 384-d are the worst case for approximate search (no structure,
+  every neighbour nearly tied), and nothing like sentence embeddings. Real MiniLM embeddings of
+  news are clustered at several scales: passages of one story are close (cosine ~0.5), passages
+  of one broad topic less so (~0.25), unrelated passages near 0. So vectors are drawn from a
+  two-level Gaussian mixture on the sphere: TOPICS random topic centres, STORIES story centres
+  around them (cosine ~0.75 to their topic), and each chunk around a story (cosine ~0.7). The
+  story count is fixed, so the 1M store has ~250 near-tied chunks per story: inside a story the
+  noise is isotropic, which keeps recall@10 honest (ranks 2-10 are decided among many close ties).
+  A query is a stored vector perturbed to cosine ~0.8 (a question is close to, not equal to, the
+  passage that answers it). Ground truth is exact float32 inner-product search (IndexFlatIP).
+* Texts: ~80-word chunks whose words follow a Zipf law (s=1) over a vocabulary whose head is the
+  seed articles' words in their real frequency order (stop words included, as in real text) and
+  whose tail is generated pronounceable tokens (names, places, rare words), so BM25 posting
+  lists have realistic lengths: a few terms in a large share of chunks, most terms rare. A query's
+  text is six words of the chunk its vector came from.
+
+The store is built with `qa.store.write_generation` (SQLite + FAISS + BM25 + manifest, as the
+product does), then a fresh subprocess opens it with `Store.open` and reports the RSS growth
+(the loaded index's resident memory) and the latency of `qa.retrieve.retrieve` (dense + BM25 +
+fusion + SQLite look-ups + relevance gate) with an embedder that returns the precomputed query
+vector, so embedding time is excluded. `--compare` also builds the candidate FAISS index types
+directly on the same vectors (Flat, HNSW32+SQ8, IVF+SQ8) and reports each one's build time,
+size, single-query latency and recall@10, which is how `faiss_index()` and EXACT_LIMIT were chosen.
+
+The machine is shared (2 cores, other people's jobs): latencies and build times are noisy; the
+bench reports the load average next to them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DIM = 384
+TOPICS = 200
+STORIES = 4000
+WORDS_PER_CHUNK = 80
+CHUNKS_PER_ARTICLE = 8
+VOCAB = 300_000
+QUERIES = 200
+SEED = 7
+
+
+# --- synthetic vectors ---------------------------------------------------------------------------
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _noise(rng: np.random.Generator, n: int, scale: float) -> np.ndarray:
+    """n random directions of length `scale`: unit(c + noise) then has cosine 1/sqrt(1+scale²) to c."""
+    return _unit(rng.standard_normal((n, DIM), dtype=np.float32)) * np.float32(scale)
+
+
+def clustered_vectors(n: int, rng: np.random.Generator, block: int = 100_000) -> np.ndarray:
+    """n unit vectors from a topic -> story -> chunk mixture (see the module docstring)."""
+    topics = _unit(rng.standard_normal((TOPICS, DIM), dtype=np.float32))
+    stories = _unit(topics[rng.integers(TOPICS, size=STORIES)] + _noise(rng, STORIES, 0.9))
+    out = np.empty((n, DIM), dtype=np.float32)
+    for start in range(0, n, block):  # blocks: never hold a float64 or a second full copy
+        m = min(block, n - start)
+        out[start:start + m] = _unit(stories[rng.integers(STORIES, size=m)] + _noise(rng, m, 1.0))
+    return out
+
+
+def perturbed(vectors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Queries close to (cosine ~0.8), not equal to, the stored vectors they come from."""
+    return _unit(vectors + _noise(rng, len(vectors), 0.75)).astype(np.float32)
+
+
+def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> np.ndarray:
+    import faiss
+
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    return index.search(queries, k)[1]
+
+
+def recall_at(found: np.ndarray, truth: np.ndarray) -> float:
+    """Mean share of the exact top-k that the approximate top-k found."""
+    hits = [len(set(f.tolist()) & set(t.tolist())) / len(t) for f, t in zip(found, truth, strict=True)]
+    return float(np.mean(hits))
+
+
+# --- synthetic texts -----------------------------------------------------------------------------
+
+def vocabulary(rng: np.random.Generator, size: int = VOCAB) -> list[str]:
+    """The seed articles' words by frequency, then generated pronounceable tokens up to `size`."""
+    counts = Counter(re.findall(r"[a-z]+", " ".join(p.read_text().lower()
+                                                    for p in sorted((ROOT / "articles").glob("*.txt")))))
+    words = [w for w, _ in counts.most_common()]
+    seen = set(words)
+    consonants, vowels = list("bcdfghjklmnprstvwz"), list("aeiou")
+    while len(words) < size:
+        length = int(rng.integers(2, 6))  # syllables
+        word = "".join(rng.choice(consonants) + rng.choice(vowels) for _ in range(length))
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    return words
+
+
+def synthetic_texts(n: int, words: list[str], rng: np.random.Generator, block: int = 50_000) -> list[str]:
+    """n chunks of WORDS_PER_CHUNK words drawn from Zipf(s=1) over `words` (rank 1 = most common)."""
+    weights = 1.0 / np.arange(1, len(words) + 1)
+    cdf = np.cumsum(weights / weights.sum())
+    vocab = np.array(words, dtype=object)
+    texts: list[str] = []
+    for start in range(0, n, block):
+        m = min(block, n - start)
+        ids = np.searchsorted(cdf, rng.random((m, WORDS_PER_CHUNK)))
+        ids = np.minimum(ids, len(words) - 1)
+        texts.extend(" ".join(row) for row in vocab[ids])
+    return texts
+
+
+def query_text(text: str, rng: np.random.Generator, words: int = 6) -> str:
+    picked = rng.choice(text.split(), size=words, replace=False)
+    return " ".join(picked) + "?"
+
+
+# --- building a store the way the product does -------------------------------------------------
+
+def build_store(index_dir: Path, texts: list[str], vectors: np.ndarray) -> tuple[float, str]:
+    """write_generation on synthetic articles of CHUNKS_PER_ARTICLE chunks; (seconds, faiss type)."""
+    from qa.store import write_generation
+    from qa.types import Article, Chunk
+
+    articles, chunks = [], []
+    for a in range(0, len(texts), CHUNKS_PER_ARTICLE):
+        article_id = f"synthetic/{a // CHUNKS_PER_ARTICLE:07d}.txt"
+        parts = texts[a:a + CHUNKS_PER_ARTICLE]
+        body = "\n".join(parts)
+        start = 0
+        for ordinal, part in enumerate(parts):
+            chunks.append(Chunk(f"{article_id}#{ordinal}", article_id, start, start + len(part), part, ordinal))
+            start += len(part) + 1
+        articles.append(Article(article_id, parts[0][:60], body, f"h{a}", "synthetic", None,
+                                "2024-01-01", article_id))
+    manifest = {"embed_model": "synthetic", "dim": DIM, "chunk_words": WORDS_PER_CHUNK,
+                "chunk_overlap": 0, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    started = time.perf_counter()
+    written = write_generation(index_dir, articles, chunks, [c.id for c in chunks], vectors, manifest)
+    return time.perf_counter() - started, written.faiss_type
+
+
+# --- measuring a loaded store in a fresh process -------------------------------------------------
+
+class FixedEmbedder:
+    """Returns the precomputed query vector: retrieval is timed without the embedding model."""
+
+    name = "synthetic"
+    dim = DIM
+
+    def __init__(self) -> None:
+        self.vector = np.zeros(DIM, dtype=np.float32)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return np.tile(self.vector, (len(texts), 1))
+
+
+def _rss() -> int:
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
+
+
+def _percentiles(ms: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(float(np.percentile(ms, 50)), 2), "p95_ms": round(float(np.percentile(ms, 95)), 2)}
+
+
+def measure(index_dir: Path, queries_path: Path) -> dict[str, Any]:
+    """Run inside the fresh subprocess: RSS growth from opening the store, then latencies and recall."""
+    import faiss
+
+    from qa import lexical
+    from qa.config import load
+    from qa.retrieve import retrieve
+    from qa.store import Store
+
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    before = _rss()
+    started = time.perf_counter()
+    store = Store.open(index_dir)
+    open_s = time.perf_counter() - started
+    loaded = _rss()
+    data = np.load(queries_path, allow_pickle=False)
+    vectors, truth, texts = data["vectors"], data["truth"], [str(t) for t in data["texts"]]
+    settings, embedder = load({}), FixedEmbedder()
+    total, dense, lex, found = [], [], [], []
+    for vector, text in zip(vectors, texts, strict=True):
+        embedder.vector = vector
+        started = time.perf_counter()
+        retrieve(text, store, embedder, settings)
+        total.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        rows = store.dense(vector, 10)
+        dense.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        lexical.search(store.bm25, text, settings.candidates)
+        lex.append((time.perf_counter() - started) * 1000)
+        found.append([r for r, _ in rows] + [-1] * (10 - len(rows)))
+    return {"faiss_type": store.manifest.faiss_type, "open_s": round(open_s, 2),
+            "rss_mb": round((loaded - before) / 2**20, 1), "rss_after_queries_mb": round((_rss() - before) / 2**20, 1),
+            "retrieve": _percentiles(total), "dense": _percentiles(dense), "bm25": _percentiles(lex),
+            "recall_at_10": round(recall_at(np.array(found), truth), 4),
+            "bm25_vocab": len(store.bm25.vocab_dict)}
+
+
+def measure_in_subprocess(index_dir: Path, queries_path: Path) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, "--measure", str(index_dir), str(queries_path)],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+# --- comparing FAISS index types directly ------------------------------------------------------
+
+def candidates(n: int) -> dict[str, Any]:
+    """The index types to compare, as functions vectors -> trained, filled index."""
+    import faiss
+
+    def flat(v: np.ndarray) -> Any:
+        index = faiss.IndexFlatIP(DIM)
+        index.add(v)
+        return index
+
+    def hnsw(v: np.ndarray, ef_construction: int = 40) -> Any:
+        index = faiss.IndexHNSWSQ(DIM, faiss.ScalarQuantizer.QT_8bit, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = ef_construction
+        index.train(v[:100_000])
+        index.add(v)
+        return index
+
+    def ivf(v: np.ndarray) -> Any:
+        from qa.store import ivf_sq8
+
+        return ivf_sq8(v)
+
+    kinds = {"Flat": flat, "IVF,SQ8": ivf}
+    if n <= 200_000 or os.environ.get("SCALE_HNSW_1M"):  # HNSW at 1M: ~30 min on 2 shared cores
+        kinds["HNSW32,SQ8"] = hnsw
+    return kinds
+
+
+def search_params(kind: str) -> list[tuple[str, int]]:
+    if kind.startswith("HNSW"):
+        return [("efSearch", ef) for ef in (32, 64, 128)]
+    if kind.startswith("IVF"):
+        return [("nprobe", p) for p in (8, 16, 32, 64)]
+    return [("", 0)]
+
+
+def set_param(index: Any, name: str, value: int) -> None:
+    import faiss
+
+    if name == "efSearch":
+        faiss.downcast_index(index).hnsw.efSearch = value
+    elif name == "nprobe":
+        faiss.extract_index_ivf(index).nprobe = value
+
+
+def compare(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> list[dict[str, Any]]:
+    import faiss
+
+    rows = []
+    for kind, make in candidates(len(vectors)).items():
+        started = time.perf_counter()
+        index = make(vectors)
+        build_s = time.perf_counter() - started
+        size_mb = faiss.serialize_index(index).nbytes / 2**20
+        for name, value in search_params(kind):
+            set_param(index, name, value)
+            ms, found = [], []
+            for q in queries:
+                started = time.perf_counter()
+                found.append(index.search(q.reshape(1, -1), 10)[1][0])
+                ms.append((time.perf_counter() - started) * 1000)
+            rows.append({"type": kind, "param": f"{name}={value}" if name else "", "build_s": round(build_s, 1),
+                         "size_mb": round(size_mb, 1), **_percentiles(ms),
+                         "recall_at_10": round(recall_at(np.array(found), truth), 4)})
+            print(json.dumps({"n": len(vectors), **rows[-1]}), file=sys.stderr, flush=True)
+        del index
+    return rows
+
+
+# --- one size, end to end ----------------------------------------------------------------------
+
+def run_size(n: int, work: Path, do_compare: bool) -> dict[str, Any]:
+    import faiss
+
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    rng = np.random.default_rng(SEED)
+    started = time.perf_counter()
+    vectors = clustered_vectors(n, rng)
+    texts = synthetic_texts(n, vocabulary(rng), rng)
+    source = rng.choice(n, size=QUERIES, replace=False)
+    queries = perturbed(vectors[source], rng)
+    q_texts = [query_text(texts[i], rng) for i in source]
+    truth = exact_top(vectors, queries)
+    result: dict[str, Any] = {"n": n, "generate_s": round(time.perf_counter() - started, 1)}
+    if do_compare:
+        result["compare"] = compare(vectors, queries, truth)
+    index_dir = work / f"store-{n}"
+    build_s, kind = build_store(index_dir, texts, vectors)
+    result.update({"build_s": round(build_s, 1), "faiss_type": kind})
+    del vectors, texts
+    queries_path = work / f"queries-{n}.npz"
+    np.savez(queries_path, vectors=queries, truth=truth, texts=np.array(q_texts))
+    result.update(measure_in_subprocess(index_dir, queries_path))
+    result["load_avg"] = [round(x, 2) for x in os.getloadavg()]
+    return result
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = ["| chunks | FAISS type | build s | RSS MB | retrieve p50/p95 ms | dense p50/p95 | "
+             "bm25 p50/p95 | recall@10 |", "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['n']:,} | {r['faiss_type']} | {r['build_s']} | {r['rss_mb']} | "
+                     f"{r['retrieve']['p50_ms']} / {r['retrieve']['p95_ms']} | "
+                     f"{r['dense']['p50_ms']} / {r['dense']['p95_ms']} | "
+                     f"{r['bm25']['p50_ms']} / {r['bm25']['p95_ms']} | {r['recall_at_10']} |")
+    for r in results:
+        for c in r.get("compare", []):
+            lines.append(f"compare n={r['n']:,} {c['type']} {c['param']}: build {c['build_s']} s, "
+                         f"{c['size_mb']} MB, p50/p95 {c['p50_ms']}/{c['p95_ms']} ms, "
+                         f"recall@10 {c['recall_at_10']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated chunk counts")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--compare", action="store_true", help="also compare FAISS index types directly")
+    parser.add_argument("--work", type=Path, help="where the stores are built (default: a temporary folder)")
+    parser.add_argument("--measure", nargs=2, metavar=("INDEX_DIR", "QUERIES"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.measure:  # the fresh subprocess
+        print(json.dumps(measure(Path(args.measure[0]), Path(args.measure[1]))))
+        return 0
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    with tempfile.TemporaryDirectory(prefix="qa-scale-", dir=args.work) as tmp:
+        results = [run_size(n, Path(tmp), args.compare) for n in sizes]
+    print(json.dumps({"results": results}, indent=2) if args.json else table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""End to end with the real bundled models on the sample articles (slow: a few minutes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa.answer import Engine
+from qa.build import build_index
+from qa.config import Settings, load
+from qa.types import Turn
+
+from .conftest import EVAL, ROOT, SEEDS
+
+pytestmark = pytest.mark.slow
+STOCKHOLM_ARTICLE = "004_76ac13b7a8ec9be8.txt"
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("real")
+    shutil.copytree(SEEDS, root / "articles")
+    settings = load({}, articles_dir=root / "articles", index_dir=root / "index")
+    build_index(settings)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def engine(real: Settings) -> Engine:
+    return Engine(real)
+
+
+def test_stockholm_passage_in_top3_dense_hits(engine: Engine) -> None:
+    store = engine.store()
+    vector = engine.embedder.embed(["Where did Blinken and Lavrov meet on December 2?"])[0]
+    rows = [row for row, _ in store.dense(vector, 3)]
+    texts = [c.text for c in store.chunks(rows).values()]
+    assert any("Stockholm" in t for t in texts), texts
+
+
+def test_answers_stockholm_citing_the_004_article(engine: Engine) -> None:
+    answer = engine.answer("Where did Blinken and Lavrov meet on December 2?")
+    assert not answer.refused and "Stockholm" in answer.text
+    assert any(c.article_id == STOCKHOLM_ARTICLE and c.supported for c in answer.citations)
+    cited = next(c for c in answer.citations if c.article_id == STOCKHOLM_ARTICLE)
+    article = engine.store().article(STOCKHOLM_ARTICLE)
+    assert article is not None
+    assert article.text[cited.snippet_start:cited.snippet_end] == cited.snippet
+    assert "Stockholm" in cited.snippet
+
+
+def test_world_cup_is_refused(engine: Engine) -> None:
+    answer = engine.answer("Who won the 2018 FIFA World Cup?")
+    assert answer.refused
+    assert not answer.llm_called or "do not say" in answer.text.lower()
+    assert "France" not in answer.text
+
+
+def test_two_turn_conversation_from_the_seeds(engine: Engine) -> None:
+    conv = json.loads((EVAL / "seeds_conversations.jsonl").read_text().splitlines()[0])
+    history: list[Turn] = []
+    for turn in conv["turns"]:
+        answer = engine.answer(turn["question"], history)
+        low = answer.text.lower()
+        assert all(any(s.lower() in low for s in group) for group in turn["expect_any"]), answer.text
+        assert any(c.article_id in turn["gold_articles"] for c in answer.citations)
+        history += [Turn("user", turn["question"]), Turn("assistant", answer.text)]
+
+
+def _qa(*args: str, env: dict[str, str]) -> dict:  # type: ignore[type-arg]
+    out = subprocess.run([sys.executable, "-m", "qa.cli", *args, "--json"], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=600, check=True)
+    return json.loads(out.stdout)
+
+
+def test_command_line_contract(real: Settings, tmp_path: Path) -> None:
+    env = {**os.environ, "QA_ARTICLES_DIR": str(real.articles_dir), "QA_INDEX_DIR": str(real.index_dir)}
+    index = _qa("index", env=env)
+    assert {"added", "updated", "removed", "unchanged", "embedded_chunks", "skipped", "seconds"} <= set(index)
+    assert index["unchanged"] == 5 and index["embedded_chunks"] == 0
+    status = _qa("status", env=env)
+    assert {"articles", "chunks", "generation", "embed_model", "built_at"} <= set(status)
+    search = _qa("search", "Where did Blinken and Lavrov meet?", "--top-k", "3", env=env)
+    assert len(search["hits"]) == 3 and "ms" in search
+    assert {"article_id", "title", "chunk_id", "start", "end", "text", "score"} <= set(search["hits"][0])
+    history = tmp_path / "h.json"
+    history.write_text(json.dumps([{"role": "user", "content": "Where did Blinken and Lavrov meet in December?"},
+                                   {"role": "assistant", "content": "In Stockholm [1]."}]))
+    ask = _qa("ask", "What did Lavrov say Russia would do if new sanctions came?", "--history", str(history),
+              env=env)
+    assert {"answer", "refused", "citations", "hits", "timings"} <= set(ask)
+    assert {"retrieval_ms", "ttft_ms", "total_ms", "prompt_tokens", "answer_tokens"} <= set(ask["timings"])
+    assert "respond" in ask["answer"].lower()
+    bad = subprocess.run([sys.executable, "-m", "qa.cli", "status", "--index", str(tmp_path / "none")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "run `qa index`" in bad.stderr and "Traceback" not in bad.stderr
