@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import gradio as gr
+
 from qa import config
 from qa.answer import Done, Engine, Status, Token
 from qa.cite import MARKER, parse_markers
@@ -424,7 +426,7 @@ mark.cited, .src-passage mark { background: #ffe066; color: #222; padding: 0 1px
 .flag.posthoc { background: #e6eefc; color: #2a4d8f; }
 .ok { color: #2f7d32; }
 .open-article { font-size: 0.85em; }
-a.cite { text-decoration: none; font-weight: 600; padding: 0 1px; cursor: pointer; }
+a.cite { text-decoration: none; font-weight: 600; padding: 0 1px; cursor: pointer; color: var(--color-accent); }
 a.cite.unsupported { color: #b52b27; text-decoration: underline wavy #b52b27; }
 a.cite.posthoc { font-style: italic; }
 .sources-head { font-size: 0.85em; color: var(--body-text-color-subdued); margin-bottom: 6px; }
@@ -532,82 +534,121 @@ class Models:
             self.loaded.set()
 
 
-def build_ui(engine: Engine, settings: Settings, models: Models | None = None) -> Any:
-    """The Gradio Blocks of the app (not launched)."""
-    import gradio as gr
+class ChatApp:
+    """The app's event handlers, over one Engine (plain methods: tested without a browser)."""
 
-    if models is None:
-        models = Models(engine)
-        models.created.set()
-        models.loaded.set()
-    suffixes = allowed_suffixes()
-    build_embedder: list[Any] = []  # a private embedder: builds run beside answers, in another thread
+    def __init__(self, engine: Engine, settings: Settings, models: Models | None = None):
+        self.engine, self.settings = engine, settings
+        if models is None:  # models already there (tests, or a caller that loaded them)
+            models = Models(engine)
+            models.created.set()
+            models.loaded.set()
+        self.models = models
+        self.suffixes = allowed_suffixes()
+        self._build_embedder: Any = None  # builds get their own: they run beside answers
 
-    def status_html() -> str:
+    # --- library and status ---
+
+    def status_html(self) -> str:
         try:
-            m = engine.store().manifest
+            m = self.engine.store().manifest
         except QAError as exc:
             return render_error(str(exc))
-        llm = Path(settings.llm_model).name if settings.llm_model else "Qwen2.5-Coder-1.5B-Instruct (bundled)"
-        state = "loaded" if models.loaded.is_set() and not models.error else "loading…"
-        if models.error:
-            state = f"error: {models.error}"
+        s = self.settings
+        llm = Path(s.llm_model).name if s.llm_model else "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (bundled)"
+        state = "loaded" if self.models.loaded.is_set() else "loading…"
+        if self.models.error:
+            state = f"error: {self.models.error}"
         return (f'<div class="index-status"><b>{m.articles}</b> articles, <b>{m.chunks}</b> chunks · '
-                f"generation {esc(m.generation)} · built {esc(m.built_at)}<br>"
-                f"Embedding model {esc(m.embed_model)} · FAISS {esc(m.faiss_type)} · LLM {esc(llm)} "
-                f"({esc(state)})</div>")
+                f"{esc(m.generation)} built {esc(m.built_at)}<br>Embedding model {esc(m.embed_model)} · "
+                f"FAISS {esc(m.faiss_type)} · LLM {esc(llm)} ({esc(state)})</div>")
 
-    def library_html() -> str:
+    def refresh_library(self) -> tuple[str, str, Any]:
+        """Index status, the library table and the viewer's article choices."""
         try:
-            return render_library(engine.store().articles())
+            infos = self.engine.store().articles()
         except QAError as exc:
-            return render_error(str(exc))
+            return self.status_html(), render_error(str(exc)), gr.update(choices=[], value=None)
+        choices = [(f"{a.title} ({a.id})", a.id) for a in infos[:5000]]
+        return self.status_html(), render_library(infos), gr.update(choices=choices, value=None)
 
-    def library_choices() -> list[tuple[str, str]]:
+    def on_upload(self, files: list[str] | None) -> tuple[Any, Any]:
+        if not files:
+            return gr.skip(), gr.skip()
+        lines, saved = [], 0
+        for f in files:
+            path = Path(f)
+            ok, message = save_upload(path, path.name, self.settings.articles_dir, self.settings.max_file_mb,
+                                      self.suffixes)
+            saved += ok
+            lines.append(f'<li class="{"ok" if ok else "bad"}">{esc(message)}</li>')
+        hint = " Click <b>Update index</b> to index them." if saved else ""
+        head = f"Saved {saved} of {len(files)} files into the articles folder.{hint}"
+        return f"<div>{head}<ul>{''.join(lines)}</ul></div>", None
+
+    def run_build(self, rebuild: bool, progress: Callable[..., Any] | None = None) -> tuple[Any, ...]:
+        """build_index with its progress fed to the Gradio bar; the summary (or error) as HTML."""
+        from qa.build import build_index
+        from qa.embed import make_embedder
+
+        def report(stage: str, done: int, total: int) -> None:
+            if progress is not None and stage in STAGES:
+                progress((done, total) if total else None, desc=STAGES[stage], unit="items")
+
         try:
-            return [(f"{a.title} ({a.id})", a.id) for a in engine.store().articles()[:5000]]
-        except QAError:
-            return []
+            if self._build_embedder is None:
+                self._build_embedder = make_embedder(self.settings)
+            summary = build_index(self.settings, rebuild=rebuild, progress=report,
+                                  embedder=self._build_embedder)
+            message = render_summary(summary, rebuild)
+        except QAError as exc:
+            message = render_error(str(exc))
+        except Exception as exc:
+            log.exception("building the index failed")
+            message = render_error(f"the build failed ({type(exc).__name__}: {exc})")
+        return (message, *self.refresh_library())
 
-    def refresh_library() -> tuple[str, str, Any]:
-        return status_html(), library_html(), gr.update(choices=library_choices(), value=None)
+    def update_index(self, progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 (Gradio's idiom)
+        return self.run_build(False, progress)
+
+    def rebuild_index(self, progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        return self.run_build(True, progress)
 
     # --- chat ---
 
-    def respond(question: str, convo: list[Exchange], top_k: float, temperature: float, max_tokens: float,
-                gate: bool) -> Iterator[tuple[Any, ...]]:
+    def respond(self, question: str, convo: list[Exchange], top_k: float, temperature: float,
+                max_tokens: float, gate: bool) -> Iterator[tuple[Any, ...]]:
+        """Stream one answer. Yields (chatbot, convo, question box, sources, cited picker, shown)."""
         convo = list(convo or [])
-        question = question or ""
         k = len(convo)
-        current = Exchange(question.strip())
-        waiting = "<em>Searching the articles…</em>"
-        if not models.loaded.is_set():
-            waiting = "<em>Loading the models (first start)…</em>"
+        current = Exchange((question or "").strip())
+        waiting = ("<em>Searching the articles…</em>" if self.models.loaded.is_set()
+                   else "<em>Loading the models (first start)…</em>")
         yield (chat_messages([*convo, current], waiting), [*convo, current], "",
-               '<div class="sources-empty">Waiting for the answer…</div>', gr.update(choices=[], value=None),
-               k)
-        models.created.wait()
+               '<div class="sources-empty">Waiting for the answer…</div>',
+               gr.update(choices=[], value=None), k)
         pieces: list[str] = []
         events = None
         try:
-            if models.error:
-                raise QAError(models.error)
-            asked = settings.replace(top_k=int(top_k), temperature=float(temperature),
-                                     max_tokens=int(max_tokens), gate=bool(gate))
-            events = engine.ask(question, history_of(convo), asked)
+            self.models.created.wait()
+            if self.models.error:
+                raise QAError(self.models.error)
+            asked = self.settings.replace(top_k=int(top_k), temperature=float(temperature),
+                                          max_tokens=int(max_tokens), gate=bool(gate))
+            events = self.engine.ask(question or "", history_of(convo), asked)
             for event in events:
-                if isinstance(event, Status):
-                    shown = f"<em>{esc_md(event.message)}</em>"
-                elif isinstance(event, Token):
-                    pieces.append(event.text)
-                    current = replace(current, text="".join(pieces))
-                    shown = esc_md(current.text) + " ▌"
-                elif isinstance(event, Done):
+                if isinstance(event, Done):
                     current = replace(current, text=event.answer.text, answer=event.answer)
                     final = [*convo, current]
                     yield (chat_messages(final), final, gr.skip(), render_sources(event.answer, k),
                            gr.update(choices=cited_choices(event.answer), value=None), k)
                     return
+                if isinstance(event, Token):
+                    pieces.append(event.text)
+                    current = replace(current, text="".join(pieces))
+                    shown = esc_md(current.text) + " ▌"
+                elif isinstance(event, Status):
+                    shown = f"<em>{esc_md(event.message)}</em>"
                 else:
                     continue
                 yield (chat_messages([*convo, current], shown), [*convo, current], gr.skip(), gr.skip(),
@@ -619,124 +660,83 @@ def build_ui(engine: Engine, settings: Settings, models: Models | None = None) -
             current = replace(current, error=f"Something went wrong ({type(exc).__name__}: {exc}).")
         finally:
             if events is not None:
-                events.close()  # releases the LLM at once when Stop cancels the stream
+                events.close()  # Stop closes this generator: release the LLM at once
         final = [*convo, current]
         yield (chat_messages(final), final, gr.skip(), render_sources(None, k),
                gr.update(choices=[], value=None), k)
 
+    @staticmethod
     def new_chat() -> tuple[Any, ...]:
         return [], [], "", render_sources(None, 0), gr.update(choices=[], value=None), -1, ""
 
-    def on_bridge(key: str, convo: list[Exchange], shown: int) -> tuple[Any, ...]:
+    def on_bridge(self, key: str, convo: list[Exchange]) -> tuple[Any, ...]:
+        """A click on a citation link ("cite-k-n"), an "open article" link ("open-k-n") or a closest
+        article of a refusal ("hit-k-i"). Returns (sources, shown, cited picker, viewer)."""
         m = BRIDGE.match(key or "")
-        if not m:
+        if not m or not 0 <= int(m.group(2)) < len(convo) or convo[int(m.group(2))].answer is None:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         kind, k, n = m.group(1), int(m.group(2)), int(m.group(3))
-        if not 0 <= k < len(convo) or convo[k].answer is None:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         answer = convo[k].answer
-        panel = render_sources(answer, k, selected=n if kind != "hit" else None)
-        choices = gr.update(choices=cited_choices(answer), value=str(n) if kind != "hit" else None)
-        if kind == "cite":
-            return panel, k, choices, gr.skip()
-        if kind == "open":
-            return panel, k, choices, open_citation(convo, k, n)
-        hits = answer.hits
-        if n >= len(hits):
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        return panel, k, choices, open_article(hits[n].chunk.article_id,
-                                               (hits[n].chunk.start, hits[n].chunk.end), None)
+        assert answer is not None
+        if kind == "hit":
+            if n >= len(answer.hits):
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            c = answer.hits[n].chunk
+            return (render_sources(answer, k), k, gr.update(choices=cited_choices(answer), value=None),
+                    self.open_article(c.article_id, (c.start, c.end), None))
+        panel = render_sources(answer, k, selected=n)
+        picker = gr.update(choices=cited_choices(answer), value=str(n))
+        viewer = self.open_citation(convo, k, n) if kind == "open" else gr.skip()
+        return panel, k, picker, viewer
 
-    def open_citation(convo: list[Exchange], k: int, n: int) -> str:
+    def open_citation(self, convo: list[Exchange], k: int, n: int) -> str:
         c = citation_of(convo, k, n)
         if c is None:
             return render_error("Pick a cited source first.")
         note = f"Source [{n}] of answer {k + 1}: the passage is shaded, the supporting sentence marked."
-        if not c.supported:
+        if not any(x.supported for x in convo[k].answer.citations if x.n == n):  # type: ignore[union-attr]
             note += " This passage does not support the claim it was cited for."
-        return open_article(c.article_id, (c.start, c.end), (c.snippet_start, c.snippet_end), note)
+        return self.open_article(c.article_id, (c.start, c.end), (c.snippet_start, c.snippet_end), note)
 
-    def open_article(article_id: str, passage: tuple[int, int] | None, snippet: tuple[int, int] | None,
-                     note: str = "") -> str:
+    def open_article(self, article_id: str, passage: tuple[int, int] | None,
+                     snippet: tuple[int, int] | None, note: str = "") -> str:
+        """An indexed article by id (looked up in the index: never a path from the client)."""
         try:
-            article = engine.store().article(article_id)  # an indexed id, looked up: never a path
+            article = self.engine.store().article(article_id)
         except QAError as exc:
             return render_error(str(exc))
         if article is None:
-            return render_error("That article is no longer in the index (it was removed by a rebuild).")
-        if snippet is None and passage is not None:
-            snippet = passage
-        return render_article(article, passage, snippet, note)
+            return render_error("That article is not in the index any more (a rebuild removed it).")
+        return render_article(article, passage, snippet or passage, note)
 
-    def on_pick(choice: str | None, convo: list[Exchange], shown: int) -> str:
+    def on_pick(self, choice: str | None, convo: list[Exchange], shown: int) -> Any:
         if not choice or not str(choice).isdigit():
             return gr.skip()
-        return open_citation(convo, int(shown), int(choice))
+        return self.open_citation(convo, int(shown), int(choice))
 
-    def on_library_pick(article_id: str | None) -> str:
-        if not article_id:
-            return gr.skip()
-        return open_article(article_id, None, None)
-
-    # --- library ---
-
-    def on_upload(files: list[str] | None) -> tuple[str, Any]:
-        if not files:
-            return gr.skip(), gr.skip()
-        lines = []
-        saved = 0
-        for f in files:
-            path = Path(f)
-            ok, message = save_upload(path, path.name, settings.articles_dir, settings.max_file_mb, suffixes)
-            saved += ok
-            lines.append(f'<li class="{"ok" if ok else "bad"}">{esc(message)}</li>')
-        hint = " Click <b>Update index</b> to index them." if saved else ""
-        message = f"Saved {saved} of {len(files)} files into the articles folder.{hint}"
-        return f"<div>{message}<ul>{''.join(lines)}</ul></div>", None
-
-    def run_build(rebuild: bool, progress: Callable[..., Any]) -> tuple[Any, ...]:
-        from qa.build import build_index
-        from qa.embed import make_embedder
-
-        def report(stage: str, done: int, total: int) -> None:
-            if stage in STAGES:
-                progress((done, max(total, 1)) if total else 0, desc=STAGES[stage], unit="items")
-
-        try:
-            if not build_embedder:
-                build_embedder.append(make_embedder(settings))
-            summary = build_index(settings, rebuild=rebuild, progress=report, embedder=build_embedder[0])
-            message = render_summary(summary, rebuild)
-        except QAError as exc:
-            message = render_error(str(exc))
-        except Exception as exc:
-            log.exception("building the index failed")
-            message = render_error(f"the build failed ({type(exc).__name__}: {exc})")
-        return (message, *refresh_library())
-
-    def update_index(progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 (Gradio's idiom)
-        return run_build(False, progress)
-
-    def rebuild_index(progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-        return run_build(True, progress)
+    def on_library_pick(self, article_id: str | None) -> Any:
+        return self.open_article(article_id, None, None) if article_id else gr.skip()
 
     # --- the API ---
 
-    def ask(question: str, history_json: str = "[]", top_k: int = settings.top_k,
-            temperature: float = settings.temperature, max_tokens: int = settings.max_tokens,
-            refuse_low_relevance: bool = settings.gate) -> dict[str, Any]:
-        """Answer a question from the indexed articles; returns the same JSON as `qa ask --json`."""
+    def ask(self, question: str, history_json: str, top_k: int, temperature: float, max_tokens: int,
+            refuse_low_relevance: bool) -> dict[str, Any]:
+        """The /ask endpoint: the same JSON as `qa ask --json`; a QAError becomes a gr.Error."""
         try:
             history = parse_history(history_json)
-            asked = settings.replace(top_k=int(top_k), temperature=float(temperature),
-                                     max_tokens=int(max_tokens), gate=bool(refuse_low_relevance))
-            models.created.wait()
-            if models.error:
-                raise QAError(models.error)
-            return engine.answer(question, history, asked).to_json()
+            asked = self.settings.replace(top_k=int(top_k), temperature=float(temperature),
+                                          max_tokens=int(max_tokens), gate=bool(refuse_low_relevance))
+            self.models.created.wait()
+            if self.models.error:
+                raise QAError(self.models.error)
+            return self.engine.answer(question, history, asked).to_json()
         except QAError as exc:
             raise gr.Error(str(exc)) from None
 
+
+def build_ui(app: ChatApp) -> gr.Blocks:
+    """The layout and its events (not launched). The public API is /ask only."""
+    s = app.settings
     private: dict[str, Any] = {"api_visibility": "private"}
     with gr.Blocks(title="Ask your news archive") as demo:
         convo = gr.State([])
@@ -752,20 +752,20 @@ def build_ui(engine: Engine, settings: Settings, models: Models | None = None) -
                                              placeholder="Ask a question about the articles in the library.")
                         with gr.Row():
                             question = gr.Textbox(elem_id="question", show_label=False, scale=5, lines=1,
-                                                  max_lines=4, placeholder="Ask a question… (Enter sends)",
-                                                  autofocus=True)
+                                                  max_lines=4, placeholder="Ask a question… (Enter sends)")
                             ask_btn = gr.Button("Ask", variant="primary", scale=1, elem_id="ask-btn")
                             stop_btn = gr.Button("Stop", variant="stop", scale=1, elem_id="stop-btn")
-                        with gr.Row():
-                            new_btn = gr.Button("New chat", size="sm", elem_id="new-chat")
+                        new_btn = gr.Button("New chat", size="sm", elem_id="new-chat")
                         gr.Examples(EXAMPLES, inputs=[question], label="Examples from the sample articles")
-                        with gr.Accordion("Settings", open=False):
-                            top_k = gr.Slider(1, 12, value=settings.top_k, step=1, label="Passages (top_k)")
-                            temperature = gr.Slider(0.0, 1.5, value=settings.temperature, step=0.05,
-                                                    label="Temperature")
-                            max_tokens = gr.Slider(32, 1024, value=settings.max_tokens, step=16,
-                                                   label="Max answer tokens")
-                            gate = gr.Checkbox(value=settings.gate, label="Refuse when relevance is low")
+                        with gr.Accordion("Settings", open=False, elem_id="settings"):
+                            top_k = gr.Slider(1, 12, value=s.top_k, step=1,
+                                              label="Number of passages (top_k)", elem_id="top-k")
+                            temperature = gr.Slider(0.0, 1.5, value=s.temperature, step=0.05,
+                                                    label="Temperature", elem_id="temperature")
+                            max_tokens = gr.Slider(32, 1024, value=s.max_tokens, step=16,
+                                                   label="Max answer tokens", elem_id="max-tokens")
+                            gate = gr.Checkbox(value=s.gate, label="Refuse when relevance is low",
+                                               elem_id="gate")
                     with gr.Column(scale=2):
                         gr.Markdown("### Sources")
                         sources = gr.HTML(render_sources(None, 0), elem_id="sources", max_height=560)
@@ -780,8 +780,8 @@ def build_ui(engine: Engine, settings: Settings, models: Models | None = None) -
                 with gr.Row():
                     with gr.Column(scale=2):
                         uploads = gr.File(file_count="multiple", type="filepath", elem_id="upload",
-                                          label=f"Upload articles ({', '.join(suffixes)}; "
-                                                f"up to {settings.max_file_mb:g} MB each)")
+                                          label=f"Upload articles ({', '.join(app.suffixes)}; "
+                                                f"up to {s.max_file_mb:g} MB each)")
                         upload_msg = gr.HTML(elem_id="upload-msg")
                     with gr.Column(scale=1):
                         update_btn = gr.Button("Update index", variant="primary", elem_id="update-index")
@@ -794,27 +794,33 @@ def build_ui(engine: Engine, settings: Settings, models: Models | None = None) -
 
         chat_inputs = [question, convo, top_k, temperature, max_tokens, gate]
         chat_outputs = [chatbot, convo, question, sources, pick, shown]
-        chat_opts: dict[str, Any] = {"concurrency_id": "chat", "concurrency_limit": 1, **private}
-        submit = question.submit(respond, chat_inputs, chat_outputs, show_progress="hidden", **chat_opts)
-        click = ask_btn.click(respond, chat_inputs, chat_outputs, show_progress="hidden", **chat_opts)
+        chat: dict[str, Any] = {"concurrency_id": "chat", "concurrency_limit": 1, "show_progress": "hidden",
+                                **private}
+        submit = question.submit(app.respond, chat_inputs, chat_outputs, **chat)
+        click = ask_btn.click(app.respond, chat_inputs, chat_outputs, **chat)
         stop_btn.click(None, None, None, cancels=[submit, click], **private)
-        new_btn.click(new_chat, None, [chatbot, convo, question, sources, pick, shown, viewer],
+        new_btn.click(app.new_chat, None, [chatbot, convo, question, sources, pick, shown, viewer],
                       cancels=[submit, click], **private)
-        bridge.change(on_bridge, [bridge, convo, shown], [sources, shown, pick, viewer],
-                     show_progress="hidden", **private).then(None, [bridge], None, js=SCROLL_JS, **private)
-        open_btn.click(on_pick, [pick, convo, shown], [viewer], **private).then(
-            None, None, None, js=VIEWER_JS, **private)
-        pick.input(on_pick, [pick, convo, shown], [viewer], **private).then(
-            None, None, None, js=VIEWER_JS, **private)
+        # change, not input: the click listener sets the hidden box's value from JavaScript
+        bridge.change(app.on_bridge, [bridge, convo], [sources, shown, pick, viewer], show_progress="hidden",
+                      **private).then(None, [bridge], None, js=SCROLL_JS, **private)
+        for event in (open_btn.click, pick.input):
+            event(app.on_pick, [pick, convo, shown], [viewer], **private).then(None, js=VIEWER_JS, **private)
 
         library_outputs = [status, library, library_pick]
-        uploads.upload(on_upload, [uploads], [upload_msg, uploads], **private)
-        build_opts: dict[str, Any] = {"concurrency_id": "build", "concurrency_limit": 1, **private}
-        update_btn.click(update_index, None, [summary, *library_outputs], **build_opts)
-        rebuild_btn.click(rebuild_index, None, [summary, *library_outputs], **build_opts)
-        library_pick.input(on_library_pick, [library_pick], [library_viewer], **private)
-        library_tab.select(refresh_library, None, library_outputs, **private)
-        demo.load(refresh_library, None, library_outputs, **private)
+        uploads.upload(app.on_upload, [uploads], [upload_msg, uploads], **private)
+        build: dict[str, Any] = {"concurrency_id": "build", "concurrency_limit": 1, **private}
+        update_btn.click(app.update_index, None, [summary, *library_outputs], **build)
+        rebuild_btn.click(app.rebuild_index, None, [summary, *library_outputs], **build)
+        library_pick.input(app.on_library_pick, [library_pick], [library_viewer], **private)
+        library_tab.select(app.refresh_library, None, library_outputs, **private)
+        demo.load(app.refresh_library, None, library_outputs, **private)
+
+        def ask(question: str, history_json: str = "[]", top_k: int = s.top_k,
+                temperature: float = s.temperature, max_tokens: int = s.max_tokens,
+                refuse_low_relevance: bool = s.gate) -> dict[str, Any]:
+            """Answer a question from the indexed articles, with citations (the JSON of `qa ask --json`)."""
+            return app.ask(question, history_json, top_k, temperature, max_tokens, refuse_low_relevance)
 
         gr.api(ask, api_name="ask", concurrency_id="chat", concurrency_limit=1)
     return demo
@@ -907,7 +913,7 @@ def serve(settings: Settings) -> None:
     ensure_index(settings)
     engine = Engine(settings)
     models = Models(engine)
-    demo = build_ui(engine, settings, models)
+    demo = build_ui(ChatApp(engine, settings, models))
     options = launch_options(settings)
     try:
         demo.queue(default_concurrency_limit=1).launch(css=CSS, js=JS, ssr_mode=False, footer_links=["api"],

@@ -14,10 +14,12 @@ This measures the store and the search, not the embedder, so texts and vectors a
   noise is isotropic, which keeps recall@10 honest (ranks 2-10 are decided among many close ties).
   A query is a stored vector perturbed to cosine ~0.8 (a question is close to, not equal to, the
   passage that answers it). Ground truth is exact float32 inner-product search (IndexFlatIP).
-* Texts: ~80-word chunks whose words follow a Zipf law (s=1) over a vocabulary whose head is the
-  seed articles' words in their real frequency order (stop words included, as in real text) and
-  whose tail is generated pronounceable tokens (names, places, rare words), so BM25 posting
-  lists have realistic lengths: a few terms in a large share of chunks, most terms rare. A query's
+* Texts: 80-word chunks whose words follow a Zipf law (s=1 for the 10k most common words, steeper
+  beyond, see `word_cdf`) over a vocabulary whose head is the seed articles' words in their real
+  frequency order (stop words included, as in real text) and whose tail is generated pronounceable
+  tokens (names, places, rare words). So BM25 posting lists have realistic lengths (a few terms in
+  a large share of chunks, most terms rare) and the vocabulary grows with the corpus as news
+  vocabularies do, which matters for the spelling-variant look-up that scans it. A query's
   text is six words of the chunk its vector came from.
 
 The store is built with `qa.store.write_generation` (SQLite + FAISS + BM25 + manifest, as the
@@ -35,6 +37,8 @@ bench reports the load average next to them.
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
 import json
 import os
 import re
@@ -56,7 +60,9 @@ TOPICS = 200
 STORIES = 4000
 WORDS_PER_CHUNK = 80
 CHUNKS_PER_ARTICLE = 8
-VOCAB = 300_000
+VOCAB = 3_000_000
+ZIPF_HEAD = 10_000
+ZIPF_TAIL = 1.7
 QUERIES = 200
 SEED = 7
 
@@ -104,33 +110,42 @@ def recall_at(found: np.ndarray, truth: np.ndarray) -> float:
 
 # --- synthetic texts -----------------------------------------------------------------------------
 
-def vocabulary(rng: np.random.Generator, size: int = VOCAB) -> list[str]:
-    """The seed articles' words by frequency, then generated pronounceable tokens up to `size`."""
-    counts = Counter(re.findall(r"[a-z]+", " ".join(p.read_text().lower()
-                                                    for p in sorted((ROOT / "articles").glob("*.txt")))))
-    words = [w for w, _ in counts.most_common()]
+@functools.cache
+def vocabulary(size: int = VOCAB) -> list[str]:
+    """The seed articles' words by frequency, then distinct generated pronounceable tokens up to `size`."""
+    rng = np.random.default_rng(SEED)
+    text = " ".join(p.read_text().lower() for p in sorted((ROOT / "articles").glob("*.txt")))
+    words = [w for w, _ in Counter(re.findall(r"[a-z]+", text)).most_common()]
+    syllables = [c + v for c in "bcdfghjklmnprstvwz" for v in "aeiou"]
     seen = set(words)
-    consonants, vowels = list("bcdfghjklmnprstvwz"), list("aeiou")
     while len(words) < size:
-        length = int(rng.integers(2, 6))  # syllables
-        word = "".join(rng.choice(consonants) + rng.choice(vowels) for _ in range(length))
-        if word not in seen:
-            seen.add(word)
-            words.append(word)
+        ids = rng.integers(len(syllables), size=(size, 4))
+        lengths = rng.choice([2, 3, 4], p=[0.2, 0.5, 0.3], size=size)
+        for row, length in zip(ids.tolist(), lengths.tolist(), strict=True):
+            word = "".join(syllables[j] for j in row[:length])
+            if word not in seen and len(words) < size:
+                seen.add(word)
+                words.append(word)
     return words
 
 
+def word_cdf(size: int) -> np.ndarray:
+    """Zipf(s=1) over the first ZIPF_HEAD ranks, then a steeper s=ZIPF_TAIL tail: about 250k distinct
+    terms in 100k chunks and 840k in 1M (Heaps' law with beta ~0.53, as in news), 'the' ~9% of words."""
+    ranks = np.arange(1, size + 1, dtype=np.float64)
+    weights = np.where(ranks <= ZIPF_HEAD, 1 / ranks, ZIPF_HEAD ** (ZIPF_TAIL - 1) * ranks ** -ZIPF_TAIL)
+    return np.cumsum(weights / weights.sum())
+
+
 def synthetic_texts(n: int, words: list[str], rng: np.random.Generator, block: int = 50_000) -> list[str]:
-    """n chunks of WORDS_PER_CHUNK words drawn from Zipf(s=1) over `words` (rank 1 = most common)."""
-    weights = 1.0 / np.arange(1, len(words) + 1)
-    cdf = np.cumsum(weights / weights.sum())
+    """n chunks of WORDS_PER_CHUNK words drawn from `word_cdf` over `words` (rank 1 = most common)."""
+    cdf = word_cdf(len(words))
     vocab = np.array(words, dtype=object)
     texts: list[str] = []
     for start in range(0, n, block):
         m = min(block, n - start)
-        ids = np.searchsorted(cdf, rng.random((m, WORDS_PER_CHUNK)))
-        ids = np.minimum(ids, len(words) - 1)
-        texts.extend(" ".join(row) for row in vocab[ids])
+        ids = np.minimum(np.searchsorted(cdf, rng.random((m, WORDS_PER_CHUNK))), len(words) - 1)
+        texts.extend(" ".join(row) for row in vocab[ids].tolist())
     return texts
 
 
@@ -153,8 +168,9 @@ def build_store(index_dir: Path, texts: list[str], vectors: np.ndarray) -> tuple
         body = "\n".join(parts)
         start = 0
         for ordinal, part in enumerate(parts):
-            chunks.append(Chunk(f"{article_id}#{ordinal}", article_id, start, start + len(part), part, ordinal))
-            start += len(part) + 1
+            end = start + len(part)
+            chunks.append(Chunk(f"{article_id}#{ordinal}", article_id, start, end, part, ordinal))
+            start = end + 1
         articles.append(Article(article_id, parts[0][:60], body, f"h{a}", "synthetic", None,
                                 "2024-01-01", article_id))
     manifest = {"embed_model": "synthetic", "dim": DIM, "chunk_words": WORDS_PER_CHUNK,
@@ -186,19 +202,18 @@ def _rss() -> int:
 
 
 def _percentiles(ms: list[float]) -> dict[str, float]:
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 2), "p95_ms": round(float(np.percentile(ms, 95)), 2)}
+    return {f"p{p}_ms": round(float(np.percentile(ms, p)), 2) for p in (50, 95)}
 
 
 def measure(index_dir: Path, queries_path: Path) -> dict[str, Any]:
     """Run inside the fresh subprocess: RSS growth from opening the store, then latencies and recall."""
-    import faiss
-
     from qa import lexical
     from qa.config import load
     from qa.retrieve import retrieve
     from qa.store import Store
 
-    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    for module in ("faiss", "bm25s", "rapidfuzz.process", "Stemmer", "scipy.sparse"):
+        importlib.import_module(module)  # libraries are not the index: load them before the baseline
     before = _rss()
     started = time.perf_counter()
     store = Store.open(index_dir)
@@ -208,20 +223,24 @@ def measure(index_dir: Path, queries_path: Path) -> dict[str, Any]:
     vectors, truth, texts = data["vectors"], data["truth"], [str(t) for t in data["texts"]]
     settings, embedder = load({}), FixedEmbedder()
     total, dense, lex, found = [], [], [], []
+    memo = store.bm25.vocab_list.found  # spelling variants found so far: each timing starts without
     for vector, text in zip(vectors, texts, strict=True):
         embedder.vector = vector
+        memo.clear()
         started = time.perf_counter()
         retrieve(text, store, embedder, settings)
         total.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
         rows = store.dense(vector, 10)
         dense.append((time.perf_counter() - started) * 1000)
+        memo.clear()
         started = time.perf_counter()
         lexical.search(store.bm25, text, settings.candidates)
         lex.append((time.perf_counter() - started) * 1000)
         found.append([r for r, _ in rows] + [-1] * (10 - len(rows)))
     return {"faiss_type": store.manifest.faiss_type, "open_s": round(open_s, 2),
-            "rss_mb": round((loaded - before) / 2**20, 1), "rss_after_queries_mb": round((_rss() - before) / 2**20, 1),
+            "rss_mb": round((loaded - before) / 2**20, 1),
+            "rss_after_queries_mb": round((_rss() - before) / 2**20, 1),
             "retrieve": _percentiles(total), "dense": _percentiles(dense), "bm25": _percentiles(lex),
             "recall_at_10": round(recall_at(np.array(found), truth), 4),
             "bm25_vocab": len(store.bm25.vocab_dict)}
@@ -251,12 +270,12 @@ def candidates(n: int) -> dict[str, Any]:
         index.add(v)
         return index
 
-    def ivf(v: np.ndarray) -> Any:
+    def ivf(per_root: int) -> Any:
         from qa.store import ivf_sq8
 
-        return ivf_sq8(v)
+        return lambda v: ivf_sq8(v, int(per_root * np.sqrt(len(v))))
 
-    kinds = {"Flat": flat, "IVF,SQ8": ivf}
+    kinds = {"Flat": flat, "IVF4√n,SQ8": ivf(4), "IVF2√n,SQ8": ivf(2)}
     if n <= 200_000 or os.environ.get("SCALE_HNSW_1M"):  # HNSW at 1M: ~30 min on 2 shared cores
         kinds["HNSW32,SQ8"] = hnsw
     return kinds
@@ -284,9 +303,11 @@ def compare(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> list
 
     rows = []
     for kind, make in candidates(len(vectors)).items():
+        faiss.omp_set_num_threads(os.cpu_count() or 1)  # builds use every core, as faiss_index does
         started = time.perf_counter()
         index = make(vectors)
         build_s = time.perf_counter() - started
+        faiss.omp_set_num_threads(1)  # one query at a time, as Store does
         size_mb = faiss.serialize_index(index).nbytes / 2**20
         for name, value in search_params(kind):
             set_param(index, name, value)
@@ -295,8 +316,8 @@ def compare(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> list
                 started = time.perf_counter()
                 found.append(index.search(q.reshape(1, -1), 10)[1][0])
                 ms.append((time.perf_counter() - started) * 1000)
-            rows.append({"type": kind, "param": f"{name}={value}" if name else "", "build_s": round(build_s, 1),
-                         "size_mb": round(size_mb, 1), **_percentiles(ms),
+            rows.append({"type": kind, "param": f"{name}={value}" if name else "",
+                         "build_s": round(build_s, 1), "size_mb": round(size_mb, 1), **_percentiles(ms),
                          "recall_at_10": round(recall_at(np.array(found), truth), 4)})
             print(json.dumps({"n": len(vectors), **rows[-1]}), file=sys.stderr, flush=True)
         del index
@@ -306,13 +327,10 @@ def compare(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> list
 # --- one size, end to end ----------------------------------------------------------------------
 
 def run_size(n: int, work: Path, do_compare: bool) -> dict[str, Any]:
-    import faiss
-
-    faiss.omp_set_num_threads(os.cpu_count() or 1)
     rng = np.random.default_rng(SEED)
     started = time.perf_counter()
     vectors = clustered_vectors(n, rng)
-    texts = synthetic_texts(n, vocabulary(rng), rng)
+    texts = synthetic_texts(n, vocabulary(), rng)
     source = rng.choice(n, size=QUERIES, replace=False)
     queries = perturbed(vectors[source], rng)
     q_texts = [query_text(texts[i], rng) for i in source]
@@ -352,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated chunk counts")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--compare", action="store_true", help="also compare FAISS index types directly")
+    parser.add_argument("--exact-limit", type=int, help="override qa.store.EXACT_LIMIT (to measure Flat)")
     parser.add_argument("--work", type=Path, help="where the stores are built (default: a temporary folder)")
     parser.add_argument("--measure", nargs=2, metavar=("INDEX_DIR", "QUERIES"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -359,6 +378,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure(Path(args.measure[0]), Path(args.measure[1]))))
         return 0
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if args.exact_limit is not None:
+        import qa.store
+
+        qa.store.EXACT_LIMIT = args.exact_limit
     with tempfile.TemporaryDirectory(prefix="qa-scale-", dir=args.work) as tmp:
         results = [run_size(n, Path(tmp), args.compare) for n in sizes]
     print(json.dumps({"results": results}, indent=2) if args.json else table(results))

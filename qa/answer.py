@@ -13,6 +13,7 @@ import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from qa import store as store_mod
 from qa.cite import attribute, strip_markers
@@ -21,8 +22,9 @@ from qa.embed import Embedder, make_embedder
 from qa.errors import QAError
 from qa.generate import Generator, llama_generator
 from qa.models import embed_model_name, llm_model_path
-from qa.prompt import REFUSAL, build_prompt, clip_question
+from qa.prompt import REFUSAL, build_prompt, clip_question, time_note
 from qa.retrieve import Retrieval, retrieve
+from qa.timeq import parse_day
 from qa.types import Answer, Citation, Hit, Timings, Turn
 
 # How a model says it cannot answer: the instructed sentence and its usual paraphrases.
@@ -127,8 +129,9 @@ class Engine:
         generator = self.generator
         if not getattr(generator, "loaded", True):
             yield Status("Loading the language model (first question only)…")
+        today = parse_day(settings.today, "today") or date.today()
         prompt = build_prompt(question, found.hits, history, generator, settings.max_tokens,
-                              settings.history_turns)
+                              settings.history_turns, note=time_note(found.time, found.range_applied, today))
         pieces: list[str] = []
         ttft = None
         for piece in generator.stream(prompt.messages, settings.max_tokens, settings.temperature):

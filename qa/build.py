@@ -23,6 +23,7 @@ import numpy as np
 from qa import ingest, store
 from qa.chunk import chunk_article, embed_text
 from qa.config import Settings
+from qa.dedup import group_articles
 from qa.embed import Embedder, make_embedder
 from qa.errors import IndexBusy, IndexMissing, QAError
 from qa.models import embed_model_name
@@ -159,11 +160,13 @@ def build_index(settings: Settings, rebuild: bool = False, progress: Progress = 
         try:
             vectors, embedded = _embed_all(plan.texts, keys, embedder, cache, progress)
             progress("write", 0, 1)
+            groups = group_articles(plan.articles)
             manifest = store.write_generation(
                 index_dir, plan.articles, plan.chunks, keys, vectors,
                 {"embed_model": model, "dim": int(vectors.shape[1]) if len(vectors) else embedder.dim,
                  "chunk_words": settings.chunk_words, "chunk_overlap": settings.chunk_overlap,
-                 "built_at": datetime.now(UTC).isoformat(timespec="seconds")})
+                 "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                 "duplicate_groups": len(set(groups.values()))}, groups)
             cache.keep_only(keys)
         finally:
             cache.close()

@@ -111,7 +111,7 @@ def _citation(n: int, p: _Passage, sentence: str, score: float, span: tuple[int,
                     snippet=c.text[span[0]:span[1]], snippet_start=c.start + span[0],
                     snippet_end=c.start + span[1], supported=score >= SUPPORT_MIN, support=round(score, 4),
                     sentence=sentence, posthoc=posthoc, published=p.hit.published, url=p.hit.url,
-                    score=p.hit.score)
+                    score=p.hit.score, source=p.hit.source, also=p.hit.also)
 
 
 def _with_markers(sentence: str, numbers: Sequence[int]) -> str:

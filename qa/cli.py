@@ -52,7 +52,7 @@ class _Bars:
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from qa.build import build_index
 
-    bars = _Bars(enabled=not args.json and sys.stderr.isatty() or args.progress)
+    bars = _Bars(enabled=(not args.json and sys.stderr.isatty()) or args.progress)
     try:
         summary = build_index(settings, rebuild=args.rebuild, progress=bars, lock_wait=args.wait)
     finally:

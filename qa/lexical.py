@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -60,28 +60,70 @@ def load(path: str) -> Any:
 
     _quiet()
     retriever = bm25s.BM25.load(path, mmap=False, show_progress=False)
-    retriever.vocab_list = sorted(retriever.vocab_dict)  # for spelling-variant look-ups
+    retriever.vocab_list = Vocabulary(retriever.vocab_dict)  # for spelling-variant look-ups
     return retriever
 
 
+class Vocabulary(list[str]):
+    """The index terms, sorted; also grouped by first letter and ordered by length, with the variants
+    found so far.
+
+    A variant shares the first letter and is within the edit limit in length, so a look-up compares
+    one contiguous slice of its letter's group: a full scan of the ~800k terms of a 1M-chunk index
+    took ~80 ms per query term (bench/scale.py), and retrieval asks again for every passage it checks.
+    """
+
+    def __init__(self, terms: Iterable[str]):
+        super().__init__(sorted(terms))
+        self.by_letter: dict[str, list[str]] = {}
+        for term in sorted(self, key=len):  # stable: alphabetical within a length
+            self.by_letter.setdefault(term[:1], []).append(term)
+        # starts[letter][n] = index of the first term of length >= n in by_letter[letter]
+        self.starts = {letter: np.searchsorted([len(t) for t in group], np.arange(64)).tolist()
+                       for letter, group in self.by_letter.items()}
+        self.found: dict[str, list[str]] = {}
+
+    def candidates(self, term: str, limit: int) -> list[str]:
+        """The terms with term's first letter and a length within `limit` of it."""
+        group, starts = self.by_letter.get(term[:1], []), self.starts.get(term[:1], [0])
+        lo, hi = max(len(term) - limit, 0), len(term) + limit + 1
+        return group[starts[min(lo, len(starts) - 1)]:starts[hi] if hi < len(starts) else len(group)]
+
+
 def variants(term: str, vocab: Sequence[str]) -> list[str]:
-    """Index terms close in spelling to a query term (the term itself excluded).
+    """Index terms close in spelling to a query term (the term itself excluded), closest first.
 
     >>> variants("blinken", ["brinken", "blink", "lavrov", "blinken"])
     ['brinken']
     """
     if len(term) < 5 or not term.isalpha():
         return []
+    limit = 1 if len(term) < 8 else 2
+    if not isinstance(vocab, Vocabulary):
+        return _closest(term, [v for v in vocab if v[:1] == term[:1] and abs(len(v) - len(term)) <= limit],
+                        limit)
+    found = vocab.found.get(term)
+    if found is None:
+        found = _closest(term, vocab.candidates(term, limit), limit)
+        if len(vocab.found) > 100_000:  # bound the memo; queries rarely repeat that many terms
+            vocab.found.clear()
+        vocab.found[term] = found
+    return list(found)
+
+
+def _closest(term: str, candidates: Sequence[str], limit: int) -> list[str]:
+    """The 5 candidates within `limit` edits of term (term excluded), by distance then alphabetically."""
     from rapidfuzz import process
     from rapidfuzz.distance import Levenshtein
 
-    limit = 1 if len(term) < 8 else 2
-    found = process.extract(term, vocab, scorer=Levenshtein.distance, score_cutoff=limit, limit=5)
-    return [v for v, _, _ in found if v != term and v[:1] == term[:1] and abs(len(v) - len(term)) <= limit]
+    found = process.extract(term, candidates, scorer=Levenshtein.distance, score_cutoff=limit, limit=None)
+    return [v for _, v in sorted((d, v) for v, d, _ in found if v != term)[:5]]
 
 
 def expand(query_tokens: Sequence[str], retriever: Any) -> list[str]:
-    vocab = getattr(retriever, "vocab_list", None) or sorted(retriever.vocab_dict)
+    vocab = getattr(retriever, "vocab_list", None)
+    if not isinstance(vocab, Vocabulary):  # a freshly built retriever: index its terms once
+        vocab = retriever.vocab_list = Vocabulary(retriever.vocab_dict)
     expanded = list(query_tokens)
     for term in query_tokens:
         expanded += variants(term, vocab)

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from qa.errors import ConfigError
 from qa.generate import Generator, Message
+from qa.timeq import TimeIntent
 from qa.types import Hit, Turn
 
 REFUSAL = "The articles do not say."
@@ -57,9 +59,25 @@ def format_sources(sources: Sequence[Hit], texts: Sequence[str]) -> str:
     return "\n".join(f"{source_header(i, h)}\n{t}" for i, (h, t) in enumerate(zip(sources, texts, strict=True), 1))
 
 
-def user_message(question: str, sources: Sequence[Hit], texts: Sequence[str]) -> str:
-    return (f"Sources:\n{format_sources(sources, texts)}\n\nQuestion: {question}\n"
+def user_message(question: str, sources: Sequence[Hit], texts: Sequence[str], note: str = "") -> str:
+    note = f"{note}\n" if note else ""
+    return (f"Sources:\n{format_sources(sources, texts)}\n\n{note}Question: {question}\n"
             "Answer with [n] after every sentence, from the sources only.")
+
+
+def time_note(intent: TimeIntent, range_applied: bool, today: date) -> str:
+    """What the model must know about dates: kept out of SYSTEM so its cached prefix stays valid."""
+    notes = []
+    if range_applied:
+        notes.append(f"Only articles published {intent.label} ({intent.since} to {intent.until}) are given.")
+    if intent.chronological:
+        notes.append("The sources are in date order, oldest first: answer in that order and give each date.")
+    if intent.recency:
+        notes.append("The question asks for the latest information: when sources disagree, the newest source "
+                     "is current; say as of which date.")
+    if notes:
+        notes.append(f"Today is {today.isoformat()}.")
+    return " ".join(notes)
 
 
 def clip_question(question: str) -> str:
@@ -84,7 +102,8 @@ def _cut(text: str) -> str:
 
 
 def build_prompt(question: str, hits: Sequence[Hit], history: Sequence[Turn], generator: Generator,
-                 max_tokens: int, history_turns: int = 4, texts: Sequence[str] | None = None) -> Prompt:
+                 max_tokens: int, history_turns: int = 4, texts: Sequence[str] | None = None,
+                 note: str = "") -> Prompt:
     """Messages that fit `generator.n_ctx` with `max_tokens` left to answer."""
     question = clip_question(question)
     budget = generator.n_ctx - max_tokens - 8  # 8: the template's closing tokens and a margin
@@ -95,7 +114,7 @@ def build_prompt(question: str, hits: Sequence[Hit], history: Sequence[Turn], ge
     dropped_sources = 0
     while True:
         messages = ({"role": "system", "content": SYSTEM}, *turns,
-                    {"role": "user", "content": user_message(question, sources, bodies)})
+                    {"role": "user", "content": user_message(question, sources, bodies, note)})
         tokens = generator.count(messages)
         if tokens <= budget:
             return Prompt(messages, tuple(sources), tokens, dropped_sources, dropped_turns)

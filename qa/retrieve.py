@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 
 from qa import lexical
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.store import ArticleInfo, Store
+from qa.timeq import TimeIntent, analyse, parse_day, published_day
 from qa.types import Chunk, Hit, Turn
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant; flat enough that both lists count
@@ -30,6 +32,8 @@ class Retrieval:
     best_dense: float
     best_coverage: float
     ms: float
+    time: TimeIntent = field(default_factory=TimeIntent)
+    range_applied: bool = False  # the question's time phrase narrowed the articles
 
 
 def conversation_query(question: str, history: Sequence[Turn] = ()) -> str:
@@ -37,8 +41,8 @@ def conversation_query(question: str, history: Sequence[Turn] = ()) -> str:
     like "How long did he say it takes?" keeps its subject. No LLM rewrite: measured unnecessary
     on the seed conversations, and it would cost a second of prompt processing.
 
-    >>> conversation_query("How long did he say?", [Turn("user", "Who visited Kyiv?"), Turn("assistant", "X")])
-    'Who visited Kyiv? How long did he say?'
+    >>> conversation_query("How long?", [Turn("user", "Who visited Kyiv?"), Turn("assistant", "X")])
+    'Who visited Kyiv? How long?'
     """
     previous = [t.content.strip() for t in history if t.role == "user" and t.content.strip()]
     return f"{previous[-1]} {question.strip()}" if previous else question.strip()
@@ -93,37 +97,100 @@ def idf_coverage(query_tokens: Sequence[str], passage: str, store: Store) -> flo
     return got / total if total else 0.0
 
 
+def settings_filter(settings: Settings) -> Callable[[ArticleInfo], bool] | None:
+    """The user's hard filters (--since, --until, --source); undated articles fail a date filter."""
+    since, until = parse_day(settings.since, "since"), parse_day(settings.until, "until")
+    source = settings.source.strip().lower()
+    if not (since or until or source):
+        return None
+
+    def keep(info: ArticleInfo) -> bool:
+        day = published_day(info.published)
+        if (since or until) and day is None:
+            return False
+        if day and ((since and day < since) or (until and day > until)):
+            return False
+        where = " ".join(x for x in (info.source, info.url, info.id) if x).lower()
+        return not source or source in where
+
+    return keep
+
+
+def in_range(info: ArticleInfo, intent: TimeIntent) -> bool:
+    day = published_day(info.published)
+    return day is not None and (intent.since is None or day >= intent.since) and (
+        intent.until is None or day <= intent.until)
+
+
+def one_per_group(rows: Sequence[int], article_of: Callable[[int], str], group_of: Callable[[str], str]
+                  ) -> list[int]:
+    """Syndicated copies: keep the passages of the best-ranked article of each group only."""
+    chosen: dict[str, str] = {}
+    out = []
+    for row in rows:
+        article = article_of(row)
+        if chosen.setdefault(group_of(article), article) == article:
+            out.append(row)
+    return out
+
+
+def by_recency(rows: Sequence[int], fused: dict[int, float], day_of: Callable[[int], date | None]
+               ) -> list[int]:
+    """Newer passages move up: the fused score is raised by up to half for the newest date."""
+    days = sorted({d for r in rows if (d := day_of(r)) is not None})
+    if len(days) < 2:
+        return list(rows)
+    position = {d: i / (len(days) - 1) for i, d in enumerate(days)}
+    boost = {r: fused[r] * (1 + 0.5 * position.get(day_of(r), 0.0)) for r in rows}  # type: ignore[arg-type]
+    return sorted(rows, key=lambda r: -boost[r])
+
+
 def retrieve(question: str, store: Store, embedder: Embedder, settings: Settings,
-             history: Sequence[Turn] = (), keep: Callable[[ArticleInfo], bool] | None = None) -> Retrieval:
+             history: Sequence[Turn] = ()) -> Retrieval:
     """The top_k passages for a question (in its conversation), and whether any is relevant."""
     started = time.perf_counter()
     query = conversation_query(question, history)
-    n = settings.candidates * (4 if keep else 1)  # filters drop candidates: fetch more
+    today = parse_day(settings.today, "today") or date.today()
+    intent = analyse(question, today)
+    keep = settings_filter(settings)
+    n = settings.candidates * (4 if keep or intent.has_range else 1)  # filters drop candidates
     texts = [question] if query == question else [question, query]
-    vectors = embedder.embed(texts)
     dense: dict[int, float] = {}
-    for vector in vectors:
+    for vector in embedder.embed(texts):
         for row, score in store.dense(vector, n):
             dense[row] = max(score, dense.get(row, -1.0))
     lex = dict(lexical.search(store.bm25, query, n))
     chunks = store.chunks(sorted(set(dense) | set(lex)))
     infos = store.infos(c.article_id for c in chunks.values())
-    allowed = {r for r, c in chunks.items() if keep is None or keep(infos[c.article_id])}
+    info_of: Callable[[int], ArticleInfo] = lambda r: infos[chunks[r].article_id]  # noqa: E731
+    allowed = {r for r in chunks if keep is None or keep(info_of(r))}
+    in_window = {r for r in allowed if intent.has_range and in_range(info_of(r), intent)}
+    range_applied = bool(in_window)  # a time phrase narrows only when some article is in the window
+    allowed = in_window or allowed
     dense_rank = [r for r in sorted(dense, key=lambda r: -dense[r]) if r in allowed]
     lex_rank = [r for r in sorted(lex, key=lambda r: -lex[r]) if r in allowed]
     fused = rrf([dense_rank, lex_rank])
     ranked = sorted(fused, key=lambda r: -fused[r])
+    ranked = one_per_group(ranked, lambda r: chunks[r].article_id, lambda a: infos[a].group_id or a)
+    if intent.recency:
+        ranked = by_recency(ranked, fused, lambda r: published_day(info_of(r).published))
     top = diversify(ranked, lambda r: chunks[r].article_id, settings.per_article, settings.top_k)
-    hits = tuple(_hit(chunks[r], infos[chunks[r].article_id], fused[r], dense.get(r), lex.get(r))
-                 for r in top)
+    if intent.chronological:
+        top.sort(key=lambda r: (published_day(info_of(r).published) or date.max, chunks[r].start))
+    hits = tuple(_hit(chunks[r], info_of(r), fused[r], dense.get(r), lex.get(r), store) for r in top)
     best_dense = max((dense[r] for r in dense_rank), default=0.0)
     q_tokens = lexical.tokens(question)
-    best_cov = max((idf_coverage(q_tokens, chunks[r].text + " " + infos[chunks[r].article_id].title, store)
+    best_cov = max((idf_coverage(q_tokens, chunks[r].text + " " + info_of(r).title, store)
                     for r in ranked[:10]), default=0.0)
     relevant = bool(hits) and (best_dense >= settings.gate_dense or best_cov >= settings.gate_lexical)
-    return Retrieval(query, hits, relevant, best_dense, best_cov, (time.perf_counter() - started) * 1000)
+    return Retrieval(query, hits, relevant, best_dense, best_cov, (time.perf_counter() - started) * 1000,
+                     intent, range_applied)
 
 
-def _hit(chunk: Chunk, info: ArticleInfo, score: float, dense: float | None, bm25: float | None) -> Hit:
+def _hit(chunk: Chunk, info: ArticleInfo, score: float, dense: float | None, bm25: float | None,
+         store: Store) -> Hit:
+    also: tuple[str, ...] = ()
+    if info.group_id:
+        also = tuple(m.source or m.id for m in store.group_members(info.group_id) if m.id != info.id)
     return Hit(chunk=chunk, title=info.title, score=score, dense=dense, bm25=bm25,
-               published=info.published, source=info.source, url=info.url)
+               published=info.published, source=info.source, url=info.url, also=also)

@@ -56,6 +56,7 @@ class Hit:
     published: str | None = None
     source: str | None = None
     url: str | None = None
+    also: tuple[str, ...] = ()  # other articles of its near-duplicate group (syndicated copies)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +71,7 @@ class Hit:
             "bm25": None if self.bm25 is None else round(self.bm25, 6),
             "published": self.published,
             "source": self.source,
+            "also": list(self.also),
         }
 
 
@@ -93,6 +95,8 @@ class Citation:
     published: str | None = None
     url: str | None = None
     score: float = 0.0  # retrieval score of the cited passage
+    source: str | None = None
+    also: tuple[str, ...] = ()  # other outlets that carried the same story
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

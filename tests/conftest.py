@@ -9,9 +9,9 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-from qa.config import Settings, load  # noqa: E402
+from qa.config import Settings, load
 
-from .fakes import HashEmbedder  # noqa: E402
+from .fakes import HashEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "articles"

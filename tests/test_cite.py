@@ -33,7 +33,7 @@ def test_parser_never_crashes_or_returns_out_of_range(text: str, n: int) -> None
 def test_markers_opening_a_sentence_belong_to_the_one_before() -> None:
     claims = split_claims("They met in Stockholm. [1] Lavrov said Russia would respond. [2]")
     assert [strip_markers(s) for s, _ in claims] == ["They met in Stockholm.", "Lavrov said Russia would respond."]
-    assert [m for _, m in claims][0] and [m for _, m in claims][1]
+    assert all(marks for _, marks in claims)
 
 
 def _hit(text: str, title: str = "T", article: str = "a.txt") -> Hit:
