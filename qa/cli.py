@@ -211,6 +211,7 @@ def parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("query")
     p.add_argument("--top-k", dest="top_k", type=int)
+    _add_filter_flags(p)
     p.set_defaults(run=cmd_search)
     p = sub.add_parser("ask", help="answer a question with citations")
     _add_common(p)
@@ -239,6 +240,14 @@ def _add_answer_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-tokens", dest="max_tokens", type=int, help="answer length budget")
     p.add_argument("--no-gate", dest="gate", action="store_false", default=None,
                    help="always ask the model, even when nothing relevant was found")
+    _add_filter_flags(p)
+
+
+def _add_filter_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--since", help="only articles published on or after this date (2021-12-01, 2021-12, 2021)")
+    p.add_argument("--until", help="only articles published on or before this date")
+    p.add_argument("--source", help="only articles whose publisher, URL or path contains this text")
+    p.add_argument("--today", help='the date "last week" and "latest" count from (default: today)')
 
 
 _FLAG_SETTINGS = ("articles_dir", "index_dir", "top_k", "temperature", "max_tokens", "host", "port",
