@@ -23,6 +23,7 @@ from qa.types import Citation, Hit
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:[-–,]|and)\s*\d+)*)\s*\]")
 SUPPORT_MIN = 0.5  # claim/passage-sentence similarity under which a citation is flagged
+NAMES_MIN = 0.5  # share of the claim's names and numbers the cited passage must contain
 POSTHOC_MIN = 0.62  # stricter: attributing an uncited sentence must not invent support
 SHORT_CLAIM = 6  # words: "Stockholm [1]." is judged together with the question
 MAX_RANGE = 20  # "[1-1000000]" is noise, not a citation
@@ -77,6 +78,31 @@ def lexical_support(claim: str, passage_sentence: str) -> float:
     return len(words & set(lexical.tokens(passage_sentence))) / len(words)
 
 
+_NAME_OR_NUMBER = re.compile(r"\b(?:\d[\d,.]*\d|\d|[A-Z][\w'’-]+)")
+
+
+def names(text: str) -> set[str]:
+    """Capitalised words and numbers: the facts a small embedder blurs ("Stockholm" vs "Kyiv").
+
+    >>> sorted(names("They met in Stockholm on December 2."))
+    ['2', 'december', 'stockholm']
+    """
+    found = {m.group(0).lower().rstrip(".,") for m in _NAME_OR_NUMBER.finditer(text)}
+    return {w for w in found if w and not lexical.is_stopword(w)}
+
+
+def names_support(claim: str, passage: str) -> float:
+    """Share of the claim's names and numbers found in the passage (spelling variants count)."""
+    wanted = names(claim)
+    if not wanted:
+        return 1.0
+    low = passage.lower()
+    words = set(re.findall(r"[\w'’-]+", low)) | set(re.findall(r"\d[\d,.]*\d", low))  # "70,000" whole too
+    vocab = sorted(words)
+    hits = sum(1 for w in wanted if w in words or lexical.variants(w, vocab))
+    return hits / len(wanted)
+
+
 @dataclass(frozen=True)
 class _Passage:
     n: int
@@ -104,12 +130,14 @@ def _best(claim: str, claim_vec: np.ndarray, p: _Passage) -> tuple[float, tuple[
     return float(scores[i]), p.spans[i]
 
 
-def _citation(n: int, p: _Passage, sentence: str, score: float, span: tuple[int, int], posthoc: bool
-              ) -> Citation:
+def _citation(n: int, p: _Passage, sentence: str, score: float, span: tuple[int, int], posthoc: bool,
+              claim: str = "") -> Citation:
     c = p.hit.chunk
+    grounded = names_support(claim or sentence, f"{p.hit.title} {c.text}") >= NAMES_MIN
     return Citation(n=n, article_id=c.article_id, title=p.hit.title, chunk_id=c.id, start=c.start, end=c.end,
                     snippet=c.text[span[0]:span[1]], snippet_start=c.start + span[0],
-                    snippet_end=c.start + span[1], supported=score >= SUPPORT_MIN, support=round(score, 4),
+                    snippet_end=c.start + span[1], supported=score >= SUPPORT_MIN and grounded,
+                    support=round(score, 4),
                     sentence=sentence, posthoc=posthoc, published=p.hit.published, url=p.hit.url,
                     score=p.hit.score, source=p.hit.source, also=p.hit.also)
 
@@ -140,13 +168,14 @@ def attribute(answer: str, question: str, sources: Sequence[Hit], embedder: Embe
     citations: list[Citation] = []
     sentences: list[str] = []
     for (_, marks), sentence, claim, vec in zip(claims, plain, judged, vectors, strict=True):
-        cited = [_citation(n, passages[n - 1], sentence, *_best(claim, vec, passages[n - 1]), posthoc=False)
+        cited = [_citation(n, passages[n - 1], sentence, *_best(claim, vec, passages[n - 1]), False, claim)
                  for n in parse_markers(" ".join(marks), len(sources))]
         kept = [c for c in cited if c.supported] or cited
         if not any(c.supported for c in kept):
-            score, span, p = max(((*_best(claim, vec, p), p) for p in passages), key=lambda t: t[0])
-            if score >= POSTHOC_MIN and p.n not in {c.n for c in kept}:
-                kept.append(_citation(p.n, p, sentence, score, span, posthoc=True))
+            candidates = [_citation(p.n, p, sentence, *_best(claim, vec, p), True, claim) for p in passages]
+            best = max(candidates, key=lambda c: c.support)
+            if best.supported and best.support >= POSTHOC_MIN and best.n not in {c.n for c in kept}:
+                kept.append(best)
         citations += kept
         sentences.append(_with_markers(sentence, [c.n for c in kept]))
     return " ".join(sentences), citations

@@ -32,6 +32,10 @@ def _stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_EN)
 
 
+def is_stopword(word: str) -> bool:
+    return word in _stopwords()
+
+
 def tokens(text: str) -> list[str]:
     """Lower-cased, stop words removed, stemmed.
 
@@ -136,7 +140,23 @@ def search(retriever: Any, query: str, k: int) -> list[tuple[int, float]]:
     if not query_tokens or k <= 0:
         return []
     scores = retriever.get_scores(query_tokens)
-    k = min(k, len(scores))
-    top = np.argpartition(-scores, k - 1)[:k]
-    top = top[np.argsort(-scores[top])]
-    return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+    return [(int(i), float(scores[i])) for i in top_rows(scores, k)]
+
+
+def top_rows(scores: np.ndarray, k: int, stride: int = 32) -> np.ndarray:
+    """Rows of the k highest positive scores, best first.
+
+    Partitioning all of a 1M-chunk score array costs ~10-30 ms. The k-th best of every `stride`-th
+    score is at most the true k-th best, so only the scores at or above it (~stride*k) are ranked.
+
+    >>> top_rows(np.array([0.0, 3.0, 1.0, 2.0]), 2, stride=1).tolist()
+    [1, 3]
+    """
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    sample = scores[::stride]
+    floor = np.partition(sample, len(sample) - k)[len(sample) - k] if len(sample) > k else 0.0
+    rows = np.flatnonzero(scores >= floor) if floor > 0 else np.flatnonzero(scores > 0)
+    if len(rows) > k:
+        rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
+    return rows[np.argsort(-scores[rows], kind="stable")]

@@ -74,3 +74,12 @@ def test_short_answers_are_judged_with_the_question() -> None:
     _, cites = attribute("Stockholm [1].", "Where did Brinken and Lavrov meet on December 2?", sources,
                       HashEmbedder())
     assert cites[0].supported
+
+
+def test_a_passage_on_the_topic_without_the_claims_names_does_not_support_it() -> None:
+    sources = [_hit("Antony Blinken made a surprise visit to Kyiv, where he met President Zelensky.", article="a.txt"),
+               _hit("Brinken and Lavrov met in Stockholm, Sweden on December 2.", article="b.txt")]
+    _, cites = attribute("Blinken and Lavrov met in Stockholm on December 2 [1].", "Where did they meet?",
+                         sources, HashEmbedder())
+    assert cites[0].n == 1 and not cites[0].supported
+    assert any(c.n == 2 and c.posthoc and c.supported for c in cites)
