@@ -45,6 +45,7 @@ class Settings:
     # generation
     temperature: float = 0.1
     max_tokens: int = 256
+    passage_words: int = 0  # > 0: only the best-matching sentences of each passage, up to this many words
     n_ctx: int = 4096
     threads: int = 0  # 0 = all cores
     history_turns: int = 4  # recent turns that go into the prompt (budget permitting)

@@ -15,6 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from qa import lexical
+from qa.chunk import sentence_spans
+from qa.embed import Embedder
 from qa.errors import ConfigError
 from qa.generate import Generator, Message
 from qa.timeq import TimeIntent
@@ -78,6 +81,50 @@ def time_note(intent: TimeIntent, range_applied: bool, today: date) -> str:
     if notes:
         notes.append(f"Today is {today.isoformat()}.")
     return " ".join(notes)
+
+
+def select_sentences(question: str, hits: Sequence[Hit], embedder: Embedder, words: int) -> list[str]:
+    """The sentences of each passage that best match the question, in their order, within `words`.
+
+    Prompt length is the main latency lever on a CPU (about 115 prompt tokens/s here): the
+    sentence that answers is nearly always the best-matching one, its neighbours give context.
+    """
+    if words <= 0:
+        return [h.chunk.text for h in hits]
+    spans = [sentence_spans(h.chunk.text) or [(0, len(h.chunk.text))] for h in hits]
+    flat = [h.chunk.text[a:b] for h, ss in zip(hits, spans, strict=True) for a, b in ss]
+    vectors = embedder.embed([question, *flat])
+    scores = iter((vectors[1:] @ vectors[0]).tolist())
+    q_words = set(lexical.tokens(question))
+    out = []
+    for hit, ss in zip(hits, spans, strict=True):
+        sentences = [hit.chunk.text[a:b] for a, b in ss]
+        score = [next(scores) + 0.5 * _overlap(q_words, s) for s in sentences]
+        keep: set[int] = set()
+        total = 0
+        for i in sorted(range(len(sentences)), key=lambda i: -score[i]):
+            n = len(sentences[i].split())
+            if keep and total + n > words:
+                continue
+            keep.add(i)
+            total += n
+        out.append(" … ".join(_runs(sentences, sorted(keep))))
+    return out
+
+
+def _overlap(q_words: set[str], sentence: str) -> float:
+    return len(q_words & set(lexical.tokens(sentence))) / len(q_words) if q_words else 0.0
+
+
+def _runs(sentences: Sequence[str], keep: Sequence[int]) -> list[str]:
+    """Kept sentences joined, with a gap mark where sentences were left out."""
+    runs: list[list[str]] = []
+    for i in keep:
+        if runs and i - 1 in keep:
+            runs[-1].append(sentences[i])
+        else:
+            runs.append([sentences[i]])
+    return [" ".join(r) for r in runs]
 
 
 def clip_question(question: str) -> str:
