@@ -854,6 +854,7 @@ class _TerminalProgress:
 
         bar = self.bars.get(stage)
         if bar is None:
+            self.close()  # the previous stage is over
             bar = self.bars[stage] = tqdm(total=total, desc=STAGES[stage], file=sys.stderr)
         bar.total = total
         bar.n = done
@@ -862,6 +863,7 @@ class _TerminalProgress:
     def close(self) -> None:
         for bar in self.bars.values():
             bar.close()
+        self.bars.clear()
 
 
 def ensure_index(settings: Settings) -> None:

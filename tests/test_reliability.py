@@ -131,7 +131,7 @@ def test_two_builds_at_once_the_second_refuses(tmp_path: Path) -> None:
     _one_line_error(second, "being built by pid", "wait")
     out, err = first.communicate(timeout=900)
     assert first.returncode == 0, err
-    assert json.loads(out)["added"] == 6
+    assert json.loads(out)["added"] > 500  # the clapnq records, each an article
     assert read_manifest(index).articles > 500
 
 
