@@ -175,6 +175,8 @@ def render_source_card(k: int, n: int, citations: Sequence[Citation], answer: An
     supported = any(x.supported for x in citations)
     classes = ["src-card"] + (["selected"] if selected else []) + ([] if supported else ["unsupported"])
     meta = [*_meta_line(c.published, hit.source if hit else None, c.url), esc(_score(hit, c.score))]
+    if c.also:  # syndicated copies of the same story, grouped at index time
+        meta.append("also carried by " + esc(", ".join(c.also)))
     flags = []
     if not supported:
         flags.append('<span class="flag bad">not supported by this passage</span>')
@@ -270,11 +272,14 @@ def render_library(infos: Sequence[Any]) -> str:
     for a in infos[:LIBRARY_ROWS]:
         link = safe_url(a.url)
         site = esc(a.source or (re.sub(r"^https?://(www\.)?", "", link).split("/")[0] if link else ""))
+        group = esc(a.group_id) if a.group_id and a.group_id != a.id else ("lead" if a.group_id else "")
         rows.append(f"<tr><td>{esc(a.title)}</td><td>{esc((a.published or '')[:10])}</td><td>{site}</td>"
-                    f"<td class='num'>{a.chunks}</td><td class='muted'>{esc(a.id)}</td></tr>")
+                    f"<td class='num'>{a.chunks}</td><td class='muted'>{group}</td>"
+                    f"<td class='muted'>{esc(a.id)}</td></tr>")
     more = (f'<p class="muted">Showing the first {LIBRARY_ROWS} of {len(infos)} articles.</p>'
             if len(infos) > LIBRARY_ROWS else "")
     return ('<table class="library"><thead><tr><th>Title</th><th>Date</th><th>Site</th><th>Chunks</th>'
+            '<th title="near-duplicate (syndicated) copy of">Copy of</th>'
             f"<th>File</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{more}")
 
 
@@ -559,8 +564,9 @@ class ChatApp:
         state = "loaded" if self.models.loaded.is_set() else "loading…"
         if self.models.error:
             state = f"error: {self.models.error}"
-        return (f'<div class="index-status"><b>{m.articles}</b> articles, <b>{m.chunks}</b> chunks · '
-                f"{esc(m.generation)} built {esc(m.built_at)}<br>Embedding model {esc(m.embed_model)} · "
+        return (f'<div class="index-status"><b>{m.articles}</b> articles, <b>{m.chunks}</b> chunks, '
+                f"<b>{m.duplicate_groups}</b> groups of near-duplicate articles · {esc(m.generation)} "
+                f"built {esc(m.built_at)}<br>Embedding model {esc(m.embed_model)} · "
                 f"FAISS {esc(m.faiss_type)} · LLM {esc(llm)} ({esc(state)})</div>")
 
     def refresh_library(self) -> tuple[str, str, Any]:

@@ -13,6 +13,7 @@ import app
 from qa.answer import Engine
 from qa.build import build_index
 from qa.config import Settings
+from qa.store import ArticleInfo
 from qa.types import Answer, Article, Chunk, Citation, Hit, Timings
 
 from .fakes import HashEmbedder
@@ -99,8 +100,7 @@ def test_titles_snippets_and_articles_are_escaped() -> None:
     answer = _answer(f"An answer {XSS_SCRIPT} [1].", [citation], [hit])
     article = Article("evil.txt", evil, f"Body {XSS_SCRIPT} and {XSS_IMG}.", "h", source=evil,
                       url="javascript:alert(1)", published="2022-12-03")
-    infos = [type("Info", (), {"id": "evil.txt", "title": evil, "source": evil, "url": None,
-                               "published": None, "chunks": 2})()]
+    infos = [ArticleInfo("evil.txt", evil, evil, None, None, 2, evil)]
     refused = _answer("The indexed articles do not cover this question.", [], [hit], refused=True)
     rendered = [app.render_answer(answer, 0), app.render_sources(answer, 0, selected=1),
                 app.render_article(article, (0, 10), (0, 4)), app.render_library(infos),
@@ -148,8 +148,7 @@ def test_refusal_renders_the_closest_articles_with_scores() -> None:
 
 
 def test_library_table_lists_articles() -> None:
-    info = type("Info", (), {"id": "x.txt", "title": "A title", "source": None, "url": "https://www.site.org/a",
-                             "published": "2022-12-03T10:00:00", "chunks": 7})()
+    info = ArticleInfo("x.txt", "A title", None, "https://www.site.org/a", "2022-12-03T10:00:00", 7, None)
     html = app.render_library([info])
     assert "<td>A title</td><td>2022-12-03</td><td>site.org</td><td class='num'>7</td>" in html
 
