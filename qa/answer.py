@@ -65,6 +65,19 @@ def is_refusal(text: str) -> bool:
     return bool(REFUSAL_PATTERN.search(text)) or not strip_markers(text)
 
 
+def with_as_of(text: str, citations: Sequence[Citation]) -> str:
+    """A "latest" answer says as of when: the newest cited publish date, unless the text has its year.
+
+    >>> c = Citation(1, "a", "t", "c", 0, 1, "s", 0, 1, True, 1.0, "s", published="2023-06-05")
+    >>> with_as_of("Bruno Kessel is mayor [1].", [c])
+    'Bruno Kessel is mayor [1]. (As of 2023-06-05.)'
+    """
+    dates = sorted(c.published[:10] for c in citations if c.published and c.supported)
+    if not dates or dates[-1][:4] in text:
+        return text
+    return f"{text} (As of {dates[-1]}.)"
+
+
 def gate_message(hits: Sequence[Hit]) -> str:
     lines = ["The indexed articles do not cover this question."]
     if hits:
@@ -146,6 +159,8 @@ class Engine:
         citations: list[Citation] = []
         if not refused:
             text, citations = attribute(text, question, prompt.sources, self.embedder)
+            if found.time.recency:
+                text = with_as_of(text, citations)
         timings = Timings(found.ms, ttft, _ms(started), prompt.tokens, len(pieces))  # one piece per token
         yield Done(Answer(REFUSAL if refused and not strip_markers(text) else text, tuple(citations), found.hits,
                           refused, timings, question, found.query, True, prompt.sources))

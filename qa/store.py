@@ -34,7 +34,7 @@ from qa.types import Article, Chunk
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
-EXACT_LIMIT = 200_000  # chunks: above this FAISS uses IVF over 8-bit scalar-quantised vectors
+EXACT_LIMIT = 50_000  # chunks: above this FAISS uses IVF over 8-bit scalar-quantised vectors
 REBUILD = "run `qa index --rebuild`"
 
 
@@ -148,7 +148,7 @@ CREATE INDEX chunks_article ON chunks(article_id);
 """
 
 
-IVF_LISTS_PER_ROOT = 4
+IVF_LISTS_PER_ROOT = 2
 IVF_NPROBE = 32
 IVF_TRAIN_ITER = 10
 IVF_TRAIN_PER_LIST = 40

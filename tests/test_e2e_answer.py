@@ -100,3 +100,21 @@ def test_command_line_contract(real: Settings, tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "qa.cli", "status", "--index", str(tmp_path / "none")],
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "run `qa index`" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_newest_article_wins_and_the_answer_says_as_of_when(tmp_path: Path) -> None:
+    arts = tmp_path / "articles"
+    arts.mkdir()
+    (arts / "old.md").write_text("---\ntitle: Alice Varga elected mayor of Velmora\ndate: 2019-05-12\n"
+                                 "source: Coast Daily\n---\n\nAlice Varga was elected mayor of Velmora on Sunday "
+                                 "with 54 percent of the vote.\n")
+    (arts / "new.md").write_text("---\ntitle: Bruno Kessel becomes mayor of Velmora\ndate: 2023-06-05\n"
+                                 "source: Harbour Herald\n---\n\nBruno Kessel was sworn in as the new mayor of "
+                                 "Velmora on Monday, replacing Alice Varga.\n")
+    settings = load({}, articles_dir=arts, index_dir=tmp_path / "index", today="2023-06-20")
+    build_index(settings)
+    answer = Engine(settings).answer("Who is the latest mayor of Velmora?")
+    assert not answer.refused and "Kessel" in answer.text, answer.text
+    assert answer.sources[0].chunk.article_id == "new.md"
+    assert any(c.article_id == "new.md" and c.published == "2023-06-05" for c in answer.citations)
+    assert "2023" in answer.text or "June" in answer.text, answer.text
