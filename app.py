@@ -24,6 +24,7 @@ import gradio as gr
 from qa import config
 from qa.answer import Done, Engine, Status, Token
 from qa.cite import MARKER, parse_markers
+from qa.cli import ProgressBars, print_summary
 from qa.config import Settings
 from qa.errors import QAError
 from qa.types import Answer, Article, BuildSummary, Citation, Hit, Turn
@@ -847,31 +848,6 @@ def parse_history(history_json: str) -> list[Turn]:
 
 # --- start-up ------------------------------------------------------------------------------------
 
-class _TerminalProgress:
-    """Build progress printed to the terminal, one tqdm bar per stage."""
-
-    def __init__(self) -> None:
-        self.bars: dict[str, Any] = {}
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if stage not in ("chunk", "embed"):
-            return
-        from tqdm import tqdm
-
-        bar = self.bars.get(stage)
-        if bar is None:
-            self.close()  # the previous stage is over
-            bar = self.bars[stage] = tqdm(total=total, desc=STAGES[stage], file=sys.stderr)
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
-        self.bars.clear()
-
-
 def ensure_index(settings: Settings) -> None:
     """Build the index of the articles folder when there is none yet (first start)."""
     from qa import store
@@ -885,7 +861,7 @@ def ensure_index(settings: Settings) -> None:
 
     print(f"news-qa: no index in {settings.index_dir}/ yet: indexing {settings.articles_dir}/ first…",
           flush=True)
-    bars = _TerminalProgress()
+    bars = ProgressBars(enabled=True)
     try:
         summary = build_index(settings, progress=bars)
     except QAError as exc:
@@ -893,10 +869,7 @@ def ensure_index(settings: Settings) -> None:
         return
     finally:
         bars.close()
-    print(f"news-qa: indexed {summary.articles} articles, {summary.chunks} chunks in {summary.seconds:.1f} s"
-          f" (skipped {len(summary.skipped)})", flush=True)
-    for s in summary.skipped:
-        print(f"  skipped {s.path}: {s.reason}", flush=True)
+    print_summary(summary, settings)
 
 
 def launch_options(settings: Settings) -> dict[str, Any]:

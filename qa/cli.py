@@ -16,13 +16,14 @@ from typing import Any
 from qa import config
 from qa.config import Settings
 from qa.errors import QAError
+from qa.types import BuildSummary
 
 
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-class _Bars:
+class ProgressBars:
     """tqdm bars on stderr, one per build stage (chunking, embedding), with ETA."""
 
     def __init__(self, enabled: bool):
@@ -52,22 +53,26 @@ class _Bars:
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from qa.build import build_index
 
-    bars = _Bars(enabled=(not args.json and sys.stderr.isatty()) or args.progress)
+    bars = ProgressBars(enabled=(not args.json and sys.stderr.isatty()) or args.progress)
     try:
         summary = build_index(settings, rebuild=args.rebuild, progress=bars, lock_wait=args.wait)
     finally:
         bars.close()
     if args.json:
         _print_json(summary.to_json())
-        return 0
+    else:
+        print_summary(summary, settings)
+    return 0
+
+
+def print_summary(summary: BuildSummary, settings: Settings) -> None:
     print(f"index {settings.index_dir}/ {summary.generation}: {summary.articles} articles, "
-          f"{summary.chunks} chunks in {summary.seconds:.1f} s")
+          f"{summary.chunks} chunks in {summary.seconds:.1f} s", flush=True)
     print(f"  added {summary.added}, updated {summary.updated}, removed {summary.removed}, "
           f"unchanged {summary.unchanged}; embedded {summary.embedded_chunks} chunks; "
-          f"skipped {len(summary.skipped)}")
+          f"skipped {len(summary.skipped)}", flush=True)
     for s in summary.skipped:
-        print(f"  skipped {s.path}: {s.reason}")
-    return 0
+        print(f"  skipped {s.path}: {s.reason}", flush=True)
 
 
 def status_json(settings: Settings) -> dict[str, Any]:
