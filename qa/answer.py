@@ -61,6 +61,33 @@ def clean_question(question: str) -> str:
     return clip_question(text)
 
 
+def _sentences(text: str) -> list[str]:
+    return [" ".join(s.split()).lower() for s in re.split(r"(?<=[.!?])\s+|(?<=\])\s+(?=[A-Z])", text) if s.strip()]
+
+
+def repeats(text: str) -> bool:
+    """The last complete sentence says again what an earlier one said.
+
+    >>> repeats("They met in Stockholm [1]. They met in Stockholm [1].")
+    True
+    """
+    sentences = [re.sub(r"\[[^\]]*\]|\W", "", s) for s in _sentences(text)]
+    return len(sentences) > 1 and bool(sentences[-1]) and sentences[-1] in sentences[:-1]
+
+
+def drop_repeats(text: str) -> str:
+    """The answer without sentences that say again what an earlier one said (markers aside)."""
+    seen: set[str] = set()
+    kept = []
+    for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
+        key = re.sub(r"\[[^\]]*\]|\W", "", sentence.lower())
+        if key and key in seen:
+            continue
+        seen.add(key)
+        kept.append(sentence)
+    return " ".join(kept)
+
+
 def is_refusal(text: str) -> bool:
     return bool(REFUSAL_PATTERN.search(text)) or not strip_markers(text)
 
@@ -150,11 +177,15 @@ class Engine:
                               settings.history_turns, texts, time_note(found.time, found.range_applied, today))
         pieces: list[str] = []
         ttft = None
-        for piece in generator.stream(prompt.messages, settings.max_tokens, settings.temperature):
+        stream = generator.stream(prompt.messages, settings.max_tokens, settings.temperature)
+        for piece in stream:
             ttft = ttft if ttft is not None else _ms(started)
             pieces.append(piece)
             yield Token(piece)
-        text = "".join(pieces).strip()
+            if piece.rstrip().endswith((".", "]")) and repeats("".join(pieces)):
+                stream.close()  # a small model that starts repeating itself has nothing more to say
+                break
+        text = drop_repeats("".join(pieces))
         refused = is_refusal(text)
         citations: list[Citation] = []
         if not refused:

@@ -43,8 +43,8 @@ class Settings:
     gate_dense: float = 0.55  # best cosine below this ...
     gate_lexical: float = 0.33  # ... and best IDF-weighted term coverage below this: refuse
     # generation
-    temperature: float = 0.1
-    max_tokens: int = 256
+    temperature: float = 0.0  # greedy: the most faithful choice for a small model, and reproducible
+    max_tokens: int = 192
     passage_words: int = 0  # > 0: only the best-matching sentences of each passage, up to this many words
     n_ctx: int = 4096
     threads: int = 0  # 0 = all cores

@@ -88,7 +88,7 @@ class LlamaGenerator:
                              f"context of {self.n_ctx}")
         with self._lock:
             pieces = self._llm.create_completion(prompt=prompt, max_tokens=max_tokens, temperature=temperature,
-                                                 top_p=0.9, repeat_penalty=1.05, stream=True, seed=SEED,
+                                                 top_p=0.9, repeat_penalty=1.1, stream=True, seed=SEED,
                                                  stop=["<|im_end|>", "<|endoftext|>"])
             for piece in pieces:
                 text = piece["choices"][0]["text"]

@@ -75,8 +75,9 @@ class Vocabulary(list[str]):
     A variant shares the first letter, is within the edit limit in length, and (one edit changes
     the letter counts by at most 2) its letter counts differ from the term's by at most twice the
     limit. So a look-up filters one contiguous slice of its letter's group with numpy and measures
-    edit distances on the few terms left: a full scan of the ~840k terms of a 1M-chunk index took
-    ~80 ms per query term (bench/scale.py), and retrieval asks again for every passage it checks.
+    edit distances on the few terms left (~0.1 ms a term). A full scan took ~80 ms a term on a
+    100k-chunk index (290k terms; a 1M-chunk one has ~840k), and retrieval asks again for every
+    passage it checks, hence the memo (bench/scale.py).
     """
 
     def __init__(self, terms: Iterable[str]):
@@ -97,22 +98,23 @@ class Vocabulary(list[str]):
         first, last = starts[min(lo, len(starts) - 1)], starts[hi] if hi < len(starts) else len(group)
         if first >= last:
             return []
-        block = self.counts[term[:1]][first:last].astype(np.int16)
-        apart = np.abs(block - letter_counts([term])[0]).sum(axis=1)
+        block = self.counts[term[:1]][:, first:last]  # letters x terms: sums run along rows, fast
+        apart = np.abs(block - letter_counts([term])).sum(axis=0, dtype=np.int16)
         return [group[first + i] for i in np.flatnonzero(apart <= 2 * limit).tolist()]
 
 
 def letter_counts(terms: Sequence[str]) -> np.ndarray:
-    """How often each of a-z occurs in each term; any other character counts in column 26.
+    """27 x len(terms): how often each of a-z occurs in each term (any other character in row 26),
+    capped at 127 so that differences fit in int8.
 
-    >>> letter_counts(["abba", "c1"])[:, [0, 1, 2, 26]].tolist()
+    >>> letter_counts(["abba", "c1"])[[0, 1, 2, 26]].T.tolist()
     [[2, 2, 0, 0], [0, 0, 1, 1]]
     """
     codes = np.frombuffer("".join(terms).encode("utf-32-le"), dtype=np.uint32)
-    columns = np.where((codes >= 97) & (codes <= 122), codes - 97, 26)
-    rows = np.repeat(np.arange(len(terms)), [len(t) for t in terms])
-    counts = np.bincount(rows * 27 + columns, minlength=len(terms) * 27)
-    return np.minimum(counts, 255).astype(np.uint8).reshape(len(terms), 27)
+    letters = np.where((codes >= 97) & (codes <= 122), codes - 97, 26)
+    columns = np.repeat(np.arange(len(terms)), [len(t) for t in terms])
+    counts = np.bincount(letters * len(terms) + columns, minlength=27 * len(terms))
+    return np.minimum(counts, 127).astype(np.int8).reshape(27, len(terms))
 
 
 def variants(term: str, vocab: Sequence[str]) -> list[str]:
@@ -176,6 +178,7 @@ def top_rows(scores: np.ndarray, k: int, stride: int = 32) -> np.ndarray:
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
     sample = scores[::stride]
+    sample = sample[sample > 0]  # partitioning many equal zeros is slow (~4 ms for 31k)
     floor = np.partition(sample, len(sample) - k)[len(sample) - k] if len(sample) > k else 0.0
     rows = np.flatnonzero(scores >= floor) if floor > 0 else np.flatnonzero(scores > 0)
     if len(rows) > k:
