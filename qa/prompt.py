@@ -28,7 +28,8 @@ MAX_QUESTION_CHARS = 1000  # longer questions are cut: retrieval and the model g
 MAX_TURN_CHARS = 600  # an old answer is context, not evidence
 
 SYSTEM = f"""You answer questions about news articles, using only the numbered sources the user gives you.
-- Answer directly in one or two sentences. Copy names, numbers and dates exactly as the sources give them.
+- Answer in one or two full sentences that state the facts, reusing the words of the sources.
+- When the question asks for several things, give all of them.
 - Put the number of the source after each sentence, like [1] or [2][3].
 - Never repeat a sentence.
 - Only if no source is about the question at all, answer: {REFUSAL}
@@ -37,11 +38,11 @@ SYSTEM = f"""You answer questions about news articles, using only the numbered s
 Example.
 Sources:
 [1] Storm hits the coast (2021-03-02)
-The storm reached the coast on Monday. Officials said 300 homes lost power.
+The storm reached the coast on Monday. Officials said 300 homes lost power, and the mayor said no one was hurt.
 [2] Markets close higher
 Shares rose 2 percent on Tuesday.
-Question: How many homes lost power in the storm?
-Answer: Officials said 300 homes lost power when the storm reached the coast on Monday [1]."""
+Question: Was anyone hurt in the storm, and how many homes lost power?
+Answer: The mayor said no one was hurt, and officials said 300 homes lost power [1]."""
 
 
 @dataclass(frozen=True)
