@@ -21,7 +21,7 @@ from qa.config import Settings
 from qa.embed import Embedder, make_embedder
 from qa.errors import QAError
 from qa.generate import Generator, llama_generator
-from qa.models import embed_model_name, llm_model_path
+from qa.models import llm_model_path
 from qa.prompt import REFUSAL, build_prompt, clip_question, select_sentences, time_note
 from qa.retrieve import Retrieval, retrieve
 from qa.timeq import parse_day
@@ -146,7 +146,8 @@ class Engine:
         manifest = store_mod.read_manifest(self.settings.index_dir)
         with self._lock:
             if self._store is None or self._store.manifest.generation != manifest.generation:
-                store_mod.check_compatible(manifest, embed_model_name(self.settings),
+                # compare with the embedder in use, so questions are embedded like the index was
+                store_mod.check_compatible(manifest, self.embedder.name,
                                            self.settings.chunk_words, self.settings.chunk_overlap)
                 self._store = store_mod.Store(self.settings.index_dir / manifest.generation, manifest)
             return self._store

