@@ -184,3 +184,26 @@ def top_rows(scores: np.ndarray, k: int, stride: int = 32) -> np.ndarray:
     if len(rows) > k:
         rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
     return rows[np.argsort(-scores[rows], kind="stable")]
+
+
+def respell(text: str, retriever: Any) -> str | None:
+    """The text with its capitalised words spelled as the index spells a close variant
+    ("Blinken" -> "Brinken" when an article has it), or None when nothing changes: a dense
+    embedding of a misspelled name is far from the correct one, so both spellings are searched."""
+    vocab = getattr(retriever, "vocab_list", None) or sorted(retriever.vocab_dict)
+    changed = False
+
+    def swap(m: re.Match[str]) -> str:
+        nonlocal changed
+        word = m.group(0)
+        if not word[:1].isupper() or len(word) < 5:
+            return word
+        found = variants(_stemmer().stemWord(word.lower()), vocab)
+        if not found:
+            return word
+        changed = True
+        return found[0][:1].upper() + found[0][1:]
+
+    out = re.sub(r"[^\W\d_]+", swap, text)
+    return out if changed else None
+

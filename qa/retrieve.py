@@ -145,6 +145,16 @@ def by_recency(rows: Sequence[int], fused: dict[int, float], day_of: Callable[[i
     return sorted(rows, key=lambda r: -boost[r])
 
 
+def dense_search(texts: Sequence[str], store: Store, embedder: Embedder, n: int) -> dict[int, float]:
+    """Best cosine of each chunk over the query texts and their respelled forms."""
+    texts = list(texts) + [t for t in (lexical.respell(x, store.bm25) for x in texts) if t]
+    dense: dict[int, float] = {}
+    for vector in embedder.embed(texts):
+        for row, score in store.dense(vector, n):
+            dense[row] = max(score, dense.get(row, -1.0))
+    return dense
+
+
 def retrieve(question: str, store: Store, embedder: Embedder, settings: Settings,
              history: Sequence[Turn] = ()) -> Retrieval:
     """The top_k passages for a question (in its conversation), and whether any is relevant."""
@@ -154,11 +164,7 @@ def retrieve(question: str, store: Store, embedder: Embedder, settings: Settings
     intent = analyse(question, today)
     keep = settings_filter(settings)
     n = settings.candidates * (4 if keep or intent.has_range else 1)  # filters drop candidates
-    texts = [question] if query == question else [question, query]
-    dense: dict[int, float] = {}
-    for vector in embedder.embed(texts):
-        for row, score in store.dense(vector, n):
-            dense[row] = max(score, dense.get(row, -1.0))
+    dense = dense_search([question] if query == question else [question, query], store, embedder, n)
     lex = dict(lexical.search(store.bm25, query, n))
     chunks = store.chunks(sorted(set(dense) | set(lex)))
     infos = store.infos(c.article_id for c in chunks.values())
