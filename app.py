@@ -518,16 +518,13 @@ class Models:
     def _warm_up(self) -> None:
         started = time.monotonic()
         try:
-            embedder, generator = self.engine.embedder, self.engine.generator
+            _ = self.engine.embedder, self.engine.generator  # created here, loaded by warm_up below
             self.created.set()
             try:
                 self.engine.store()
             except QAError as exc:
                 print(f"news-qa: {exc}", file=sys.stderr)
-            for part in (embedder, generator):
-                warm = getattr(part, "warm_up", None)
-                if warm is not None:
-                    warm()
+            self.engine.warm_up()  # loads both models and caches the system prompt in llama.cpp
             print(f"news-qa: models loaded in {time.monotonic() - started:.1f} s", flush=True)
         except QAError as exc:
             self.error = str(exc)

@@ -156,8 +156,9 @@ def attribute(answer: str, question: str, sources: Sequence[Hit], embedder: Embe
               ) -> tuple[str, list[Citation]]:
     """Check every citation of the answer; returns the answer with its markers normalised and the
     citations. A sentence keeps only the sources that support it when at least one does (a small
-    model over-cites); when none does, they stay, flagged, and a source that clearly supports the
-    sentence is added post hoc. An uncited sentence gets a post-hoc citation the same way."""
+    model over-cites). When none does, a source that clearly supports the sentence replaces them
+    post hoc (a small model also miscounts its sources); failing that they stay, flagged
+    unsupported. An uncited sentence gets a post-hoc citation the same way."""
     claims = split_claims(answer)
     if not claims or not sources:
         return answer, []
@@ -170,12 +171,12 @@ def attribute(answer: str, question: str, sources: Sequence[Hit], embedder: Embe
     for (_, marks), sentence, claim, vec in zip(claims, plain, judged, vectors, strict=True):
         cited = [_citation(n, passages[n - 1], sentence, *_best(claim, vec, passages[n - 1]), False, claim)
                  for n in parse_markers(" ".join(marks), len(sources))]
-        kept = [c for c in cited if c.supported] or cited
-        if not any(c.supported for c in kept):
+        kept = [c for c in cited if c.supported]
+        if not kept:  # the model cited nothing, or nothing that supports the sentence
             candidates = [_citation(p.n, p, sentence, *_best(claim, vec, p), True, claim) for p in passages]
             best = max(candidates, key=lambda c: c.support)
-            if best.supported and best.support >= POSTHOC_MIN and best.n not in {c.n for c in kept}:
-                kept.append(best)
+            found = best.supported and best.support >= POSTHOC_MIN and best.n not in {c.n for c in cited}
+            kept = [best] if found else cited  # a wrong number is replaced, else shown flagged
         citations += kept
         sentences.append(_with_markers(sentence, [c.n for c in kept]))
     return " ".join(sentences), citations

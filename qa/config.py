@@ -36,7 +36,7 @@ class Settings:
     chunk_overlap: int = 1  # sentences shared by neighbouring chunks
     max_file_mb: float = 20.0
     # retrieval
-    top_k: int = 4
+    top_k: int = 3  # passages (the numbered sources of a prompt); 3 x 40 words: see README, answer latency
     candidates: int = 30  # per retriever, before fusion
     per_article: int = 2  # diversity: at most this many passages of one article
     gate: bool = True  # refuse without calling the LLM when nothing is relevant
@@ -45,7 +45,7 @@ class Settings:
     # generation
     temperature: float = 0.0  # greedy: the most faithful choice for a small model, and reproducible
     max_tokens: int = 192
-    passage_words: int = 0  # > 0: only the best-matching sentences of each passage, up to this many words
+    passage_words: int = 40  # the best-matching sentences of each passage, up to this many words; 0: whole passages
     n_ctx: int = 4096
     threads: int = 0  # 0 = all cores
     history_turns: int = 4  # recent turns that go into the prompt (budget permitting)
@@ -117,6 +117,7 @@ def _validate(s: Settings) -> None:
         (s.chunk_words >= 10, f"chunk_words must be at least 10. Currently, it is {s.chunk_words}"),
         (s.chunk_overlap >= 0, f"chunk_overlap must be >= 0. Currently, it is {s.chunk_overlap}"),
         (s.max_tokens > 0, f"max_tokens must be greater than 0. Currently, it is {s.max_tokens}"),
+        (s.passage_words >= 0, f"passage_words must be >= 0. Currently, it is {s.passage_words}"),
         (0 <= s.temperature <= 2, f"temperature must be in [0, 2]. Currently, it is {s.temperature}"),
         (0 < s.port < 65536, f"port must be in 1..65535. Currently, it is {s.port}"),
         (not s.auth or ":" in s.auth, "QA_AUTH must look like user:password"),

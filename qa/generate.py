@@ -70,13 +70,22 @@ class LlamaGenerator:
                 self._llm = llm
         return self._llm
 
-    def render(self, messages: Sequence[Message]) -> str:
+    def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
         self._load()
-        return str(self._template.render(messages=list(messages), add_generation_prompt=True))
+        return str(self._template.render(messages=list(messages), add_generation_prompt=add_generation_prompt))
 
-    def tokens(self, messages: Sequence[Message]) -> list[int]:
+    def tokens(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> list[int]:
         llm = self._load()
-        return list(llm.tokenize(self.render(messages).encode(), add_bos=False, special=True))
+        text = self.render(messages, add_generation_prompt)
+        return list(llm.tokenize(text.encode(), add_bos=False, special=True))
+
+    def prime(self, messages: Sequence[Message]) -> None:
+        """Evaluate the opening messages (the constant system prompt) now, so the first question
+        reuses them from llama.cpp's cache like every later one does."""
+        prefix = self.tokens(messages, add_generation_prompt=False)
+        with self._lock:
+            self._llm.reset()
+            self._llm.eval(prefix)
 
     def count(self, messages: Sequence[Message]) -> int:
         return len(self.tokens(messages))

@@ -41,3 +41,30 @@ def real_embedder():  # type: ignore[no-untyped-def]
     from qa.embed import make_embedder
 
     return make_embedder(load({}))
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    """Debian's Chromium, headless, driven by Playwright (never `playwright install`: it downloads)."""
+    from playwright.sync_api import sync_playwright
+
+    from .live import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: run `make chromium` (apt-get install chromium)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server):  # type: ignore[no-untyped-def]
+    """A fresh browser tab on the module's `server` (a live app), once its chat box is there."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(server.url)
+    page.wait_for_selector("#question textarea")
+    yield page
+    context.close()

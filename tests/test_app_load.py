@@ -12,16 +12,10 @@ full servers at once), the memory test runs before the index update (a build loa
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +25,11 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError, AuthenticationError
 from gradio_client.utils import Status
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
 from qa.prompt import SYSTEM
 
-from .test_app_e2e import CHROMIUM, CHROMIUM_ARGS, ROOT, _free_port, _wait_for_http
+from .live import ROOT, App, Corpus, copy_seed_articles, log_lines, qa_index, running_app
 
 pytestmark = pytest.mark.slow
 
@@ -82,97 +76,20 @@ FRIENDLY = "type a question in words"
 
 # --- servers ---------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Corpus:
-    articles: Path
-    index: Path
-
-
-@dataclass(frozen=True)
-class App:
-    url: str
-    proc: subprocess.Popen[bytes]
-    articles: Path
-    index: Path
-    log: Path
-
-
-def _env(corpus: Corpus, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-           "QA_ARTICLES_DIR": str(corpus.articles), "QA_INDEX_DIR": str(corpus.index)}
-    for name in ("QA_AUTH", "QA_HOST", "QA_PORT"):
-        env.pop(name, None)
-    return {**env, **extra}
-
-
-@contextmanager
-def running_app(corpus: Corpus, log: Path, **env: str) -> Iterator[App]:
-    """`python app.py` on a free port (contacted on 127.0.0.1 whatever QA_HOST is), stopped on exit."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=_env(corpus, QA_PORT=str(port), **env),
-                                stdout=out, stderr=subprocess.STDOUT)
-        try:
-            _wait_for_http(url, proc, log, timeout=300)
-            yield App(url, proc, corpus.articles, corpus.index, log)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=30)
-
-
-def _log_lines(log: Path, needle: str) -> list[str]:
-    """Lines of a server log holding `needle` (read line by line: a log may be large)."""
-    with log.open("rb") as f:
-        return [line.decode(errors="replace").strip() for line in f if needle.encode() in line]
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     """The sample articles plus the planted markup article, indexed once with `qa index`."""
     base = tmp_path_factory.mktemp("load")
-    articles, index = base / "articles", base / "index"
-    shutil.copytree(ROOT / "articles", articles)
-    for path in articles.iterdir():  # the copies may be read-only: the tests add and remove files
-        path.chmod(0o644)
-    (articles / PLANTED_FILE).write_text(PLANTED)
-    built = subprocess.run([sys.executable, "-m", "qa.cli", "index", "--articles", str(articles), "--index",
-                            str(index), "--json"], cwd=ROOT, env=_env(Corpus(articles, index)),
-                           capture_output=True, text=True, timeout=900)
-    if built.returncode:
-        pytest.fail(f"qa index failed ({built.returncode}):\n{built.stderr[-4000:]}")
-    return Corpus(articles, index)
+    corpus = Corpus(copy_seed_articles(base / "articles"), base / "index")
+    (corpus.articles / PLANTED_FILE).write_text(PLANTED)
+    qa_index(corpus)
+    return corpus
 
 
 @pytest.fixture(scope="module")
 def server(corpus: Corpus) -> Iterator[App]:
     with running_app(corpus, corpus.articles.parent / "app.log") as app:
         yield app
-
-
-@pytest.fixture(scope="module")
-def browser(server: App) -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: run `make chromium` (apt-get install chromium)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser, server: App) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(server.url)
-    page.wait_for_selector("#question textarea")
-    yield page
-    context.close()
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -229,7 +146,7 @@ def test_open_host_without_password_warns(corpus: Corpus) -> None:
         listening = {c.laddr.ip for c in psutil.Process(app.proc.pid).net_connections(kind="inet")
                      if c.status == psutil.CONN_LISTEN}
         assert listening == {"0.0.0.0"}, listening  # the setting took effect
-        warnings = _log_lines(log, "WARNING: serving on 0.0.0.0")
+        warnings = log_lines(log, "WARNING: serving on 0.0.0.0")
     assert warnings and "QA_AUTH=user:password" in warnings[0], warnings
 
 
@@ -249,7 +166,7 @@ def test_password_is_required_when_set(corpus: Corpus) -> None:
         client = Client(app.url, auth=("user", "pw"), verbose=False)
         result = client.submit(UNANSWERABLE[0], "[]", 4, 0.0, 32, True, api_name="/ask").result(timeout=ANSWER_S)
         assert _complete(result), result
-    assert not _log_lines(log, "WARNING: serving on"), "a local server with a password must not warn"
+    assert not log_lines(log, "WARNING: serving on"), "a local server with a password must not warn"
 
 
 def test_default_bind_is_loopback_only(server: App) -> None:
@@ -257,7 +174,7 @@ def test_default_bind_is_loopback_only(server: App) -> None:
     listening = {(c.laddr.ip, c.laddr.port) for p in [proc, *proc.children(recursive=True)]
                  for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
     assert listening and {ip for ip, _ in listening} == {"127.0.0.1"}, listening
-    assert not _log_lines(server.log, "WARNING: serving on")
+    assert not log_lines(server.log, "WARNING: serving on")
 
 
 # --- 1. eight clients at once -----------------------------------------------------------------------------

@@ -289,7 +289,7 @@ def test_respond_streams_then_renders_citations(chat_app: app.ChatApp) -> None:
     assert convo[0].answer is not None and 'id="src-0-1"' in sources and "<mark" in sources
     # the next question gets the first exchange as history and index 1 in its links
     steps = _run(chat_app, "And on which day?", convo)
-    assert 'href="#cite-1-1"' in steps[-1][0][-1]["content"]
+    assert 'href="#cite-1-' in steps[-1][0][-1]["content"]  # (which source: the support check decides)
 
 
 def test_stop_closes_the_stream_at_once(settings: Settings, fake_embedder: HashEmbedder) -> None:
