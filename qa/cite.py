@@ -109,25 +109,31 @@ class _Passage:
     hit: Hit
     spans: list[tuple[int, int]]  # sentence spans inside hit.chunk.text
     vectors: np.ndarray
+    title_vector: np.ndarray
 
 
 def _passages(sources: Sequence[Hit], embedder: Embedder) -> list[_Passage]:
     spans = [sentence_spans(h.chunk.text) or [(0, len(h.chunk.text))] for h in sources]
     texts = [h.chunk.text[a:b] for h, ss in zip(sources, spans, strict=True) for a, b in ss]
-    vectors = embedder.embed(texts)
+    vectors = embedder.embed([*texts, *(h.title for h in sources)])
+    titles = vectors[len(texts):]
     out, i = [], 0
     for n, (hit, ss) in enumerate(zip(sources, spans, strict=True), 1):
-        out.append(_Passage(n, hit, ss, vectors[i:i + len(ss)]))
+        out.append(_Passage(n, hit, ss, vectors[i:i + len(ss)], titles[n - 1]))
         i += len(ss)
     return out
 
 
 def _best(claim: str, claim_vec: np.ndarray, p: _Passage) -> tuple[float, tuple[int, int]]:
+    """Support of the claim by the passage: its best sentence, or the headline the prompt showed
+    with it (a claim restating the headline is supported; the best sentence is still what is
+    highlighted)."""
     cos = p.vectors @ claim_vec
     lex = np.array([lexical_support(claim, p.hit.chunk.text[a:b]) for a, b in p.spans])
     scores = np.maximum(cos, lex)
     i = int(np.argmax(scores))
-    return float(scores[i]), p.spans[i]
+    headline = max(float(p.title_vector @ claim_vec), lexical_support(claim, p.hit.title))
+    return max(float(scores[i]), headline), p.spans[i]
 
 
 def _citation(n: int, p: _Passage, sentence: str, score: float, span: tuple[int, int], posthoc: bool,

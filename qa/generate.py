@@ -9,6 +9,7 @@ A constant system prompt comes first so llama.cpp reuses its cached prefix.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import threading
@@ -52,6 +53,12 @@ class LlamaGenerator:
 
     def warm_up(self) -> None:
         self._load()
+
+    def close(self) -> None:
+        with self._load_lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
 
     def _load(self) -> Any:
         with self._load_lock:
@@ -120,4 +127,6 @@ def _chat_template(llm: Any) -> Any:
 @functools.cache
 def llama_generator(path: Path, n_ctx: int, threads: int) -> LlamaGenerator:
     """One model instance per process and configuration."""
-    return LlamaGenerator(path, n_ctx, threads)
+    generator = LlamaGenerator(path, n_ctx, threads)
+    atexit.register(generator.close)  # freed before interpreter teardown, not in a noisy __del__
+    return generator

@@ -100,17 +100,21 @@ def select_sentences(question: str, hits: Sequence[Hit], embedder: Embedder, wor
     scores = iter((vectors[1:] @ vectors[0]).tolist())
     q_words = set(lexical.tokens(question))
     out = []
+    given: set[str] = set()  # neighbouring passages share a sentence: the prompt gets it once
     for hit, ss in zip(hits, spans, strict=True):
         sentences = [hit.chunk.text[a:b] for a, b in ss]
         score = [next(scores) + 0.5 * _overlap(q_words, s) for s in sentences]
+        ranked = sorted(range(len(sentences)), key=lambda i: -score[i])
+        fresh = [i for i in ranked if " ".join(sentences[i].split()) not in given] or ranked[:1]
         keep: set[int] = set()
         total = 0
-        for i in sorted(range(len(sentences)), key=lambda i: -score[i]):
+        for i in fresh:
             n = len(sentences[i].split())
             if keep and total + n > words:
                 continue
             keep.add(i)
             total += n
+        given |= {" ".join(sentences[i].split()) for i in keep}
         out.append(" … ".join(_runs(sentences, sorted(keep))))
     return out
 

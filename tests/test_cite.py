@@ -91,3 +91,12 @@ def test_a_citation_nothing_supports_stays_flagged() -> None:
                             HashEmbedder())
     assert [(c.n, c.supported, c.posthoc) for c in cites] == [(1, False, False)]
     assert text == "The storm left 300 homes without power [1]."
+
+
+def test_a_claim_that_restates_the_headline_is_supported() -> None:
+    sources = [_hit("He added that the call would take place late in the evening.",
+                    title="Blinken to speak with Lavrov on Wednesday about Ukraine", article="a.txt")]
+    _, cites = attribute("Blinken will speak with Lavrov on Wednesday about Ukraine [1].", "Who will Blinken call?",
+                         sources, HashEmbedder())
+    assert [(c.n, c.supported) for c in cites] == [(1, True)]
+    assert cites[0].snippet == "He added that the call would take place late in the evening."  # still highlighted
