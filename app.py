@@ -22,7 +22,7 @@ from typing import Any
 import gradio as gr
 
 from qa import config
-from qa.answer import Done, Engine, Status, Token
+from qa.answer import UNGROUNDED, Done, Engine, Status, Token
 from qa.cite import MARKER, parse_markers
 from qa.cli import ProgressBars, print_summary
 from qa.config import Settings
@@ -148,6 +148,8 @@ def render_answer(answer: Answer, k: int) -> str:
         out += [esc_md(text[pos:start]), piece]
         pos = end
     out.append(esc_md(text[pos:]))
+    if not answer.grounded:
+        out.append(f'\n\n<span class="ungrounded">⚠ {esc(UNGROUNDED)}</span>')
     return "".join(out)
 
 
@@ -449,6 +451,7 @@ table.library th, table.library td { text-align: left; padding: 4px 6px;
 table.library td.num { text-align: right; }
 .error-box { color: #b52b27; }
 .chat-error { color: #b52b27; }
+.ungrounded { color: #b52b27; font-size: 0.9em; }
 """
 
 # A delegated click listener: a citation link [n], an "open article" link or a closest-article

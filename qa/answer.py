@@ -34,6 +34,9 @@ REFUSAL_PATTERN = re.compile(
     re.IGNORECASE)
 
 
+UNGROUNDED = "No cited passage clearly supports this answer: check the sources before repeating it."
+
+
 @dataclass(frozen=True)
 class Token:
     text: str

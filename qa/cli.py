@@ -135,7 +135,7 @@ def _read_history(path: Path | None) -> list[Any]:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.answer import Done, Engine, Status, Token
+    from qa.answer import UNGROUNDED, Done, Engine, Status, Token
 
     engine = Engine(settings)
     answer = None
@@ -153,6 +153,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if not answer.llm_called:
         print(answer.text)
     print()
+    if not answer.grounded:
+        print(f"\n{UNGROUNDED}")
     if answer.citations:
         print("\nSources:")
     for c in answer.citations:

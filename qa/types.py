@@ -123,10 +123,17 @@ class Answer:
     llm_called: bool = True
     sources: tuple[Hit, ...] = field(default=())  # the numbered sources given to the model
 
+    @property
+    def grounded(self) -> bool:
+        """A refusal, or an answer with at least one citation the support check confirmed: when this is
+        False the reader is told that no cited passage clearly supports the answer."""
+        return self.refused or any(c.supported for c in self.citations)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "answer": self.text,
             "refused": self.refused,
+            "grounded": self.grounded,
             "citations": [c.to_json() for c in self.citations],
             "hits": [h.to_json() for h in self.hits],
             "timings": asdict(self.timings),

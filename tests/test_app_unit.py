@@ -359,3 +359,14 @@ def test_only_ask_is_public(chat_app: app.ChatApp) -> None:
     assert params == ["question", "history_json", "top_k", "temperature", "max_tokens",
                       "refuse_low_relevance"]
     assert not info.get("unnamed_endpoints")
+
+
+def test_an_answer_no_citation_supports_carries_a_caveat() -> None:
+    hit = _hit("004.txt", "Biden urges Putin", PASSAGE)
+    grounded = app.render_answer(_stockholm_answer(), 0)  # one of its two citations is supported
+    assert "ungrounded" not in grounded
+    flagged = _answer("They met in Kyiv [1].", [_citation(1, hit, STOCKHOLM, supported=False)], [hit])
+    assert not flagged.grounded and flagged.to_json()["grounded"] is False
+    assert '<span class="ungrounded">⚠ No cited passage clearly supports this answer' in app.render_answer(flagged, 0)
+    uncited = _answer("They met in Kyiv.", [], [hit])
+    assert "ungrounded" in app.render_answer(uncited, 0)
