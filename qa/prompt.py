@@ -103,9 +103,10 @@ def select_sentences(question: str, hits: Sequence[Hit], embedder: Embedder, wor
     given: set[str] = set()  # neighbouring passages share a sentence: the prompt gets it once
     for hit, ss in zip(hits, spans, strict=True):
         sentences = [hit.chunk.text[a:b] for a, b in ss]
+        keys = [" ".join(s.split()) for s in sentences]  # the same sentence, whatever its line breaks
         score = [next(scores) + 0.5 * _overlap(q_words, s) for s in sentences]
         ranked = sorted(range(len(sentences)), key=lambda i: -score[i])
-        fresh = [i for i in ranked if " ".join(sentences[i].split()) not in given] or ranked[:1]
+        fresh = [i for i in ranked if keys[i] not in given] or ranked[:1]
         keep: set[int] = set()
         total = 0
         for i in fresh:
@@ -114,7 +115,7 @@ def select_sentences(question: str, hits: Sequence[Hit], embedder: Embedder, wor
                 continue
             keep.add(i)
             total += n
-        given |= {" ".join(sentences[i].split()) for i in keep}
+        given |= {keys[i] for i in keep}
         out.append(" … ".join(_runs(sentences, sorted(keep))))
     return out
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -19,13 +18,13 @@ from qa.store import read_manifest
 
 from .conftest import EVAL, ROOT, SEEDS
 from .fakes import HashEmbedder
+from .live import Corpus, app_env
 
 CLAPNQ = EVAL / "clapnq" / "corpus.jsonl"
 
 
 def _env(articles: Path, index: Path, **extra: str) -> dict[str, str]:
-    return {**os.environ, "QA_ARTICLES_DIR": str(articles), "QA_INDEX_DIR": str(index), "HF_HUB_OFFLINE": "1",
-            **extra}
+    return app_env(Corpus(articles, index), **extra)
 
 
 def _qa(*args: str, env: dict[str, str], check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
