@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from qa import lexical
+from qa import answertype, lexical
 from qa.chunk import sentence_spans
 from qa.embed import Embedder
 from qa.errors import ConfigError
@@ -26,6 +26,10 @@ from qa.types import Hit, Turn
 REFUSAL = "The articles do not say."
 MAX_QUESTION_CHARS = 1000  # longer questions are cut: retrieval and the model gain nothing past this
 MAX_TURN_CHARS = 600  # an old answer is context, not evidence
+# A sentence holding the kind of answer the question asks for (a place for "where", a name for "who")
+# scores as much higher as one sharing all the question's words: measured on the seed questions,
+# citation accuracy 0.889 -> 0.944 at equal accuracy; CLAP-NQ F1 0.507 -> 0.513 (see README).
+TYPE_WEIGHT = 0.5
 
 SYSTEM = f"""You answer questions about news articles, using only the numbered sources the user gives you.
 - Answer in one or two full sentences that state the facts, reusing the words of the sources.
@@ -66,7 +70,7 @@ def format_sources(sources: Sequence[Hit], texts: Sequence[str]) -> str:
 def user_message(question: str, sources: Sequence[Hit], texts: Sequence[str], note: str = "") -> str:
     note = f"{note}\n" if note else ""
     return (f"Sources:\n{format_sources(sources, texts)}\n\n{note}Question: {question}\n"
-            "Answer from the sources only, with the source number in brackets after every sentence.")
+            f"Answer from the sources only, with the source number in brackets after every sentence.")
 
 
 def time_note(intent: TimeIntent, range_applied: bool, today: date) -> str:
@@ -89,8 +93,10 @@ def select_sentences(question: str, hits: Sequence[Hit], embedder: Embedder, wor
 
     Prompt length is the main latency lever on a CPU (about 75 new prompt tokens/s here): the
     sentence that answers is nearly always the best-matching one, its neighbours give context.
-    (Letting the sentences of a wider pool of passages compete for one budget was measured
-    worse: a lone best sentence of a weak passage crowds out the passage that answers.)
+    A sentence matches by meaning (cosine), by the question's words, and by holding the kind of
+    answer asked for (qa.answertype). Letting the sentences of a wider pool of passages compete
+    for one budget was measured worse: a lone best sentence of a weak passage crowds out the
+    passage that answers.
     """
     if words <= 0:
         return [h.chunk.text for h in hits]
@@ -99,12 +105,14 @@ def select_sentences(question: str, hits: Sequence[Hit], embedder: Embedder, wor
     vectors = embedder.embed([question, *flat])
     scores = iter((vectors[1:] @ vectors[0]).tolist())
     q_words = set(lexical.tokens(question))
+    looks = answertype.expected(question)
     out = []
     given: set[str] = set()  # neighbouring passages share a sentence: the prompt gets it once
     for hit, ss in zip(hits, spans, strict=True):
         sentences = [hit.chunk.text[a:b] for a, b in ss]
         keys = [" ".join(s.split()) for s in sentences]  # the same sentence, whatever its line breaks
-        score = [next(scores) + 0.5 * _overlap(q_words, s) for s in sentences]
+        score = [next(scores) + 0.5 * _overlap(q_words, s) + TYPE_WEIGHT * answertype.has_answer(question, s, looks)
+                 for s in sentences]
         ranked = sorted(range(len(sentences)), key=lambda i: -score[i])
         fresh = [i for i in ranked if keys[i] not in given] or ranked[:1]
         keep: set[int] = set()

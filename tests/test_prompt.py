@@ -74,3 +74,13 @@ def test_a_sentence_shared_by_neighbouring_passages_is_given_once() -> None:
 def test_zero_words_gives_whole_passages() -> None:
     hits = [_passage("One. Two. Three.")]
     assert select_sentences("One?", hits, HashEmbedder(), words=0) == ["One. Two. Three."]
+
+
+def test_the_sentence_with_the_kind_of_answer_asked_for_wins_over_one_repeating_the_question() -> None:
+    repeat = "Blinken said on Sunday that the policy was unchanged."
+    answer = "He was speaking in Jerusalem to reporters."
+    hit = _passage(f"{repeat} {answer}")
+    [kept] = select_sentences("Where was Blinken speaking on Sunday?", [hit], HashEmbedder(), words=10)
+    assert kept == answer
+    [kept] = select_sentences("Why was Blinken speaking on Sunday?", [hit], HashEmbedder(), words=10)
+    assert kept == repeat  # no answer type asked: the sentence sharing the question's words still wins

@@ -1,0 +1,64 @@
+"""What kind of answer a factoid question wants, and whether a sentence holds one.
+
+Embedding similarity favours the sentence that repeats the question's words ("the US is not
+seeking regime change") over the one that answers it ("Speaking in Jerusalem, Blinken told
+reporters ..."). Classic factoid QA checks the expected answer type: a "where" question wants a
+place, "when" a date, "how many" a number, "who" a name, "what did X say" a quote. The type
+only counts when the sentence has it beyond what the question already names.
+"""
+
+from __future__ import annotations
+
+import re
+
+_MONTH = (r"(January|February|March|April|May|June|July|August|September|October|November|December|"
+          r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?")
+_WEEKDAY = r"(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+_NUMBER_WORDS = r"(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|billion|half)"
+
+# question pattern -> how the answer looks in a sentence (a group named "name" is checked against the question)
+_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (re.compile(r"^\s*where\b|\bin which (city|country|town|place)\b", re.I),
+     re.compile(r"\b(in|at|to|from|near|outside)\s+(the\s+)?(?P<name>[A-Z][\w’'-]+)")),
+    (re.compile(r"^\s*when\b|\bwhat (date|day|month|year|time)\b|\bon which (date|day)\b", re.I),
+     re.compile(rf"\b(?P<name>{_MONTH}|{_WEEKDAY}|(19|20)\d\d|yesterday|today|last (week|month|year))\b")),
+    (re.compile(r"\bhow (many|much|long|far|old)\b|\bwhat (percentage|percent|share|number|amount)\b", re.I),
+     re.compile(rf"(?P<name>\d[\d,.]*|\b{_NUMBER_WORDS}\b)", re.I)),
+    (re.compile(r"^\s*(who(m|se)?|which)\b|\bwhich (senator|official|minister|president|leader|person|people|"
+                r"lawmaker|diplomat|spokes\w+|player|team|company|countr\w+)\b", re.I),
+     re.compile(r"(?<=[\w,;:] )(?P<name>[A-Z][\w’'-]+(\s+[A-Z][\w’'-]+)*)")),  # a name, not a sentence start
+    (re.compile(r"\bwhat did .+ (say|said|tell|told|call|warn)\b|\bwhat (was|were) .+ (words|remarks)\b", re.I),
+     re.compile(r"(?P<name>[“\"‘][^”\"’]{8,}[”\"’])")),
+]
+
+
+def expected(question: str) -> re.Pattern[str] | None:
+    """The pattern of the answer a question expects, when it is a factoid question.
+
+    >>> expected("Where did they meet?") is not None, expected("Why did they meet?") is None
+    (True, True)
+    """
+    for asks, looks in _TYPES:
+        if asks.search(question):
+            return looks
+    return None
+
+
+def has_answer(question: str, sentence: str, looks: re.Pattern[str] | None = None) -> bool:
+    """The sentence holds an answer of the expected type that the question does not already name.
+
+    >>> q = "Where was Blinken speaking when he said the US was not seeking regime change in Russia?"
+    >>> has_answer(q, "Speaking in Jerusalem on Sunday, Blinken told reporters.")
+    True
+    >>> has_answer(q, "The US is not seeking regime change in Russia, Blinken said.")
+    False
+    >>> has_answer("Which senator accused Biden?", "Senator Rand Paul accused President Joe Biden.")
+    True
+    >>> has_answer("Which senator accused Biden?", "It was not said by President Joe Biden.")
+    False
+    """
+    looks = looks or expected(question)
+    if looks is None:
+        return False
+    asked = set(re.findall(r"\w+", question.lower()))
+    return any(not asked & set(re.findall(r"\w+", m.group("name").lower())) for m in looks.finditer(sentence))
