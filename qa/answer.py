@@ -22,7 +22,7 @@ from qa.embed import Embedder, make_embedder
 from qa.errors import QAError
 from qa.generate import Generator, llama_generator
 from qa.models import llm_model_path
-from qa.prompt import REFUSAL, SYSTEM, build_prompt, clip_question, select_sentences, time_note
+from qa.prompt import REFUSAL, SYSTEM, build_prompt, clip_question, close_sources, select_sentences, time_note
 from qa.retrieve import Retrieval, retrieve
 from qa.timeq import parse_day
 from qa.types import Answer, Citation, Hit, Timings, Turn
@@ -186,8 +186,9 @@ class Engine:
         if not getattr(generator, "loaded", True):
             yield Status("Loading the language model (first question only)…")
         today = parse_day(settings.today, "today") or date.today()
-        texts = select_sentences(found.query, found.hits, self.embedder, settings.passage_words)
-        prompt = build_prompt(question, found.hits, history, generator, settings.max_tokens,
+        selected = select_sentences(found.query, found.hits, self.embedder, settings.passage_words)
+        hits, texts = close_sources(found.hits, selected, settings.source_ratio)
+        prompt = build_prompt(question, hits, history, generator, settings.max_tokens,
                               settings.history_turns, texts, time_note(found.time, found.range_applied, today))
         pieces: list[str] = []
         ttft = None
