@@ -35,10 +35,9 @@ STARTER_TEMPLATE = ("Context information is below.\n---------------------\n{cont
                     "Given the context information and not prior knowledge, answer the query.\n"
                     "Query: {query}\nAnswer: ")
 CONFIGS = {  # name -> settings changes
-    "top 4 whole passages": {"top_k": 4, "passage_words": 0},
     "top 3 whole passages": {"top_k": 3, "passage_words": 0},
-    "top 4, best sentences 30 words each": {"top_k": 4, "passage_words": 30},
-    "top 3, best sentences 40 words each (default)": {},
+    "top 3, best sentences 40 words each, every passage": {"source_ratio": 0},
+    "top 3, 40 words each, weak passages dropped (default)": {},
     "default, system prompt not cached": {"cold": True},
 }
 WARM_UP = "What did the ministers agree?"  # not an eval question: its cached prompt must not flatter one
