@@ -22,7 +22,16 @@ from qa.embed import Embedder, make_embedder
 from qa.errors import QAError
 from qa.generate import Generator, llama_generator
 from qa.models import llm_model_path
-from qa.prompt import REFUSAL, SYSTEM, build_prompt, clip_question, close_sources, select_sentences, time_note
+from qa.prompt import (
+    REFUSAL,
+    SYSTEM,
+    build_prompt,
+    clip_question,
+    close_sources,
+    select_sentences,
+    time_note,
+    user_message,
+)
 from qa.retrieve import Retrieval, retrieve
 from qa.timeq import parse_day
 from qa.types import Answer, Citation, Hit, Timings, Turn
@@ -151,8 +160,8 @@ class Engine:
             if warm is not None:
                 warm()
         prime = getattr(self.generator, "prime", None)
-        if prime is not None:
-            prime([{"role": "system", "content": SYSTEM}])
+        if prime is not None:  # a user message without sources: every prompt shares its opening
+            prime([{"role": "system", "content": SYSTEM}, {"role": "user", "content": user_message("", [], [])}])
 
     def store(self) -> store_mod.Store:
         """The live generation; re-opened when a build has switched CURRENT."""

@@ -37,9 +37,12 @@ def expected(question: str) -> re.Pattern[str] | None:
 
     >>> expected("Where did they meet?") is not None, expected("Why did they meet?") is None
     (True, True)
+    >>> expected("Who visited Kyiv? How long did he say it takes?") is expected("How long?")
+    True
     """
+    last = re.split(r"(?<=\?)\s+", question.strip())[-1]  # a follow-up's query starts with the earlier question
     for asks, looks in _TYPES:
-        if asks.search(question):
+        if asks.search(last):
             return looks
     return None
 

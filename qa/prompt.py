@@ -148,7 +148,8 @@ def close_sources(hits: Sequence[Hit], selected: Sequence[Selected], ratio: floa
     passage that holds the answer scores below 0.6 of the best one (see README).
     """
     best = max((s.score for s in selected), default=0.0)
-    kept = [(h, s.text) for h, s in zip(hits, selected, strict=True) if s.score >= ratio * best]
+    floor = ratio * best if best > 0 else float("-inf")  # the best passage always stays
+    kept = [(h, s.text) for h, s in zip(hits, selected, strict=True) if s.score >= floor]
     return [h for h, _ in kept], [t for _, t in kept]
 
 

@@ -77,3 +77,24 @@ def test_refusal_wording() -> None:
     assert is_refusal("The sources do not mention China's economy.")
     assert is_refusal("[1]")
     assert not is_refusal("They met in Stockholm [1].")
+
+
+class _PrimedGenerator(ScriptedGenerator):
+    def __init__(self, replies: list[str]) -> None:
+        super().__init__(replies)
+        self.primed: list[dict[str, str]] = []
+
+    def prime(self, messages: list[dict[str, str]]) -> None:
+        self.primed = list(messages)
+
+
+def test_warm_up_primes_the_opening_every_prompt_shares(built: Settings, fake_embedder: HashEmbedder) -> None:
+    gen = _PrimedGenerator(["They met in Stockholm [1]."])
+    engine = Engine(built, fake_embedder, gen)
+    engine.warm_up()
+    engine.answer("Where did Blinken and Lavrov meet on December 2?")
+    system, user = gen.primed
+    prompt = gen.prompts[-1]
+    assert prompt[0] == system  # the constant system prompt ...
+    opening = user["content"][: user["content"].index("Sources:\n") + len("Sources:\n")]
+    assert prompt[-1]["content"].startswith(opening) and len(opening) > 40  # ... and the instruction after it
