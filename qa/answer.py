@@ -31,6 +31,7 @@ from qa.prompt import (
     select_sentences,
     time_note,
     user_message,
+    with_lead,
 )
 from qa.retrieve import Retrieval, retrieve
 from qa.timeq import parse_day
@@ -185,7 +186,8 @@ class Engine:
         settings = settings or self.settings
         started = time.perf_counter()
         question = clean_question(question)
-        found = retrieve(question, self.store(), self.embedder, settings, history)
+        store = self.store()
+        found = retrieve(question, store, self.embedder, settings, history)
         if not found.hits or (settings.gate and not found.relevant):
             timings = Timings(retrieval_ms=found.ms, total_ms=_ms(started))
             yield Done(Answer(gate_message(found.hits), (), found.hits, True, timings, question, found.query,
@@ -195,8 +197,10 @@ class Engine:
         if not getattr(generator, "loaded", True):
             yield Status("Loading the language model (first question only)…")
         today = parse_day(settings.today, "today") or date.today()
-        selected = select_sentences(found.query, found.hits, self.embedder, settings.passage_words)
-        hits, texts = close_sources(found.hits, selected, settings.source_ratio)
+        lead = settings.lead_sentences if settings.passage_words > 0 else 0  # whole passages stay whole
+        passages = with_lead(found.hits, lambda a: _article_text(store, a), lead)
+        selected = select_sentences(found.query, passages, self.embedder, settings.passage_words)
+        hits, texts = close_sources(passages, selected, settings.source_ratio)
         prompt = build_prompt(question, hits, history, generator, settings.max_tokens,
                               settings.history_turns, texts, time_note(found.time, found.range_applied, today))
         pieces: list[str] = []
@@ -227,6 +231,11 @@ class Engine:
             if isinstance(event, Done):
                 return event.answer
         raise AssertionError("ask() ended without an answer")
+
+
+def _article_text(store: store_mod.Store, article_id: str) -> str:
+    article = store.article(article_id)
+    return article.text if article else ""
 
 
 def _ms(started: float) -> float:

@@ -46,6 +46,7 @@ class Settings:
     temperature: float = 0.0  # greedy: the most faithful choice for a small model, and reproducible
     max_tokens: int = 192
     passage_words: int = 40  # the best-matching sentences of each passage, up to this many words; 0: whole passages
+    lead_sentences: int = 3  # an article's first passage near its top also offers its lead's sentences; 0: off
     source_ratio: float = 0.6  # drop a passage whose best sentence scores below this share of the best one's
     n_ctx: int = 4096
     threads: int = 0  # 0 = all cores
@@ -118,6 +119,7 @@ def _validate(s: Settings) -> None:
         (s.chunk_words >= 10, f"chunk_words must be at least 10. Currently, it is {s.chunk_words}"),
         (s.chunk_overlap >= 0, f"chunk_overlap must be >= 0. Currently, it is {s.chunk_overlap}"),
         (s.max_tokens > 0, f"max_tokens must be greater than 0. Currently, it is {s.max_tokens}"),
+        (s.lead_sentences >= 0, f"lead_sentences must be >= 0. Currently, it is {s.lead_sentences}"),
         (0 <= s.source_ratio <= 1, f"source_ratio must be in [0, 1]. Currently, it is {s.source_ratio}"),
         (s.passage_words >= 0, f"passage_words must be >= 0. Currently, it is {s.passage_words}"),
         (0 <= s.temperature <= 2, f"temperature must be in [0, 2]. Currently, it is {s.temperature}"),

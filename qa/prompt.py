@@ -11,8 +11,8 @@ lone source that still does not fit is cut at a sentence boundary.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 
 from qa import answertype, lexical
@@ -96,6 +96,40 @@ class Selected:
 
     text: str  # its best-matching sentences, in article order
     score: float  # how well its best sentence matches the question (cosine + word overlap + answer type)
+
+
+def with_lead(hits: Sequence[Hit], article_text: Callable[[str], str], lead: int, reach: int = 4) -> list[Hit]:
+    """The first passage of each article, when it lies near the top, grown back to the article's start
+    and on to the end of its lead (the first `lead` sentences).
+
+    News is written as an inverted pyramid: the lead says who, where and what was said, and the
+    passages below refer back to it ("his comments", "the president's point"). A passage within
+    `reach` sentences of the lead gets the lead's sentences as candidates for the prompt (and its
+    citations may point into them). Measured: seed-02's answer, "Speaking in Jerusalem", is the
+    lead's third sentence, in a chunk that ranks 20th.
+    """
+    if lead <= 0:
+        return list(hits)
+    out, seen = [], set()
+    for hit in hits:
+        c = hit.chunk
+        if c.article_id in seen:
+            out.append(hit)
+            continue
+        seen.add(c.article_id)
+        text = article_text(c.article_id)
+        spans = sentence_spans(text)
+        if text[c.start:c.end] != c.text or len(spans) <= lead:
+            out.append(hit)
+            continue
+        lead_end = spans[lead - 1][1]
+        first = next((i for i, (a, b) in enumerate(spans) if b > c.start), len(spans))
+        if first > lead - 1 + reach:
+            out.append(hit)
+            continue
+        end = max(c.end, lead_end)
+        out.append(replace(hit, chunk=replace(c, start=0, end=end, text=text[:end])))
+    return out
 
 
 def select_sentences(question: str, hits: Sequence[Hit], embedder: Embedder, words: int) -> list[Selected]:

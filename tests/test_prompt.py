@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from qa.prompt import SYSTEM, build_prompt, select_sentences
+from qa.prompt import SYSTEM, build_prompt, select_sentences, with_lead
 from qa.types import Chunk, Hit, Turn
 
 from .fakes import HashEmbedder, ScriptedGenerator
@@ -84,3 +84,34 @@ def test_the_sentence_with_the_kind_of_answer_asked_for_wins_over_one_repeating_
     assert kept.text == answer
     [kept] = select_sentences("Why was Blinken speaking on Sunday?", [hit], HashEmbedder(), words=10)
     assert kept.text == repeat  # no answer type asked: the sentence sharing the question's words still wins
+
+
+ARTICLE = ("The US is not seeking regime change, Blinken said on Sunday. Biden had said Putin must go. "
+           "Speaking in Jerusalem, Blinken told reporters the point was different. Talks went on. "
+           "Officials met again. His comments were the second attempt to walk it back. Markets fell. "
+           "Prices rose. Trade slowed. Ships waited. Ports closed. Later, his aides briefed the press.")
+
+
+def _at(sentence: str, article: str = "a.txt") -> Hit:
+    start = ARTICLE.index(sentence)
+    return _passage(ARTICLE[start:start + len(sentence)], article, start)
+
+
+def test_a_passage_near_the_top_offers_the_lead_and_its_citations_can_point_there() -> None:
+    near = _at("His comments were the second attempt to walk it back. Markets fell.")
+    [grown] = with_lead([near], lambda _: ARTICLE, lead=3)
+    assert grown.chunk.start == 0 and grown.chunk.end == near.chunk.end
+    assert ARTICLE[grown.chunk.start:grown.chunk.end] == grown.chunk.text
+    [kept] = select_sentences("Where was Blinken speaking?", [grown], HashEmbedder(), words=12)
+    assert "Speaking in Jerusalem" in kept.text
+
+
+def test_the_lead_is_offered_once_per_article_and_not_to_a_passage_far_below() -> None:
+    far = _at("Later, his aides briefed the press.")
+    second = _at("Officials met again.")
+    first = _at("Talks went on.")
+    grown = with_lead([first, second, far], lambda _: ARTICLE, lead=3)
+    assert grown[0].chunk.start == 0 and grown[1:] == [second, far]  # the article's first passage only
+    assert with_lead([far], lambda _: ARTICLE, lead=3) == [far]  # 8 sentences below the lead: too far
+    assert with_lead([first], lambda _: ARTICLE, lead=0) == [first]
+    assert with_lead([first], lambda _: "The article changed.", lead=3) == [first]  # stale index: as is
