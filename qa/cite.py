@@ -25,6 +25,10 @@ MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:[-–,]|and)\s*\d+)*)\s*\]")
 SUPPORT_MIN = 0.5  # claim/passage-sentence similarity under which a citation is flagged
 NAMES_MIN = 0.5  # share of the claim's names and numbers the cited passage must contain
 POSTHOC_MIN = 0.62  # stricter: attributing an uncited sentence must not invent support
+# A cited passage that only loosely supports the sentence (under CLEAR_SUPPORT) gives way to an
+# uncited one that supports it by MISCOUNT_MARGIN more: the model cited [2] for words it took from [1].
+CLEAR_SUPPORT = 0.7
+MISCOUNT_MARGIN = 0.2
 SHORT_CLAIM = 6  # words: "Stockholm [1]." is judged together with the question
 MAX_RANGE = 20  # "[1-1000000]" is noise, not a citation
 
@@ -178,11 +182,13 @@ def attribute(answer: str, question: str, sources: Sequence[Hit], embedder: Embe
         cited = [_citation(n, passages[n - 1], sentence, *_best(claim, vec, passages[n - 1]), False, claim)
                  for n in parse_markers(" ".join(marks), len(sources))]
         kept = [c for c in cited if c.supported]
-        if not kept:  # the model cited nothing, or nothing that supports the sentence
+        if max((c.support for c in kept), default=0.0) < CLEAR_SUPPORT:  # nothing cited clearly supports it
             candidates = [_citation(p.n, p, sentence, *_best(claim, vec, p), True, claim) for p in passages]
             best = max(candidates, key=lambda c: c.support)
-            found = best.supported and best.support >= POSTHOC_MIN and best.n not in {c.n for c in cited}
-            kept = [best] if found else cited  # a wrong number is replaced, else shown flagged
+            weak = max((c.support for c in kept), default=0.0)
+            found = (best.supported and best.support >= max(POSTHOC_MIN, weak + MISCOUNT_MARGIN)
+                     and best.n not in {c.n for c in cited})
+            kept = [best] if found else kept or cited  # a wrong number is replaced, else shown flagged
         citations += kept
         sentences.append(_with_markers(sentence, [c.n for c in kept]))
     return " ".join(sentences), citations

@@ -100,3 +100,19 @@ def test_a_claim_that_restates_the_headline_is_supported() -> None:
                          sources, HashEmbedder())
     assert [(c.n, c.supported) for c in cites] == [(1, True)]
     assert cites[0].snippet == "He added that the call would take place late in the evening."  # still highlighted
+
+
+def test_a_loosely_supporting_citation_gives_way_to_the_source_the_words_came_from() -> None:
+    sources = [_hit("Lavrov said the United States threatened new sanctions that will not work.", article="a.txt"),
+               _hit("Lavrov said the talks with the United States were useful.", article="b.txt")]
+    claim = "Lavrov said the United States threatened new sanctions that will not work"
+    text, cites = attribute(f"{claim} [2].", "What did Lavrov say?", sources, HashEmbedder())
+    loose = _best_support(claim, sources[1])
+    assert 0.5 <= loose < 0.7  # [2] alone would pass as supported ...
+    assert [(c.n, c.supported, c.posthoc) for c in cites] == [(1, True, True)]  # ... but [1] is where it is from
+    assert text == f"{claim} [1]."
+
+
+def _best_support(claim: str, hit: Hit) -> float:
+    _, [cite] = attribute(f"{claim} [1].", "What did Lavrov say?", [hit], HashEmbedder())
+    return cite.support
