@@ -31,7 +31,7 @@ from qa.prompt import (
     select_sentences,
     time_note,
     user_message,
-    with_lead,
+    widen,
 )
 from qa.retrieve import Retrieval, retrieve
 from qa.timeq import parse_day
@@ -197,8 +197,11 @@ class Engine:
         if not getattr(generator, "loaded", True):
             yield Status("Loading the language model (first question only)…")
         today = parse_day(settings.today, "today") or date.today()
-        lead = settings.lead_sentences if settings.passage_words > 0 else 0  # whole passages stay whole
-        passages = with_lead(found.hits, lambda a: _article_text(store, a), lead)
+        if settings.passage_words > 0:  # sentences are picked from passages grown where news puts the answer
+            passages = widen(found.hits, lambda a: _article_text(store, a), settings.lead_sentences,
+                             settings.follow_sentence)
+        else:  # whole passages stay whole
+            passages = list(found.hits)
         selected = select_sentences(found.query, passages, self.embedder, settings.passage_words)
         hits, texts = close_sources(passages, selected, settings.source_ratio)
         prompt = build_prompt(question, hits, history, generator, settings.max_tokens,

@@ -28,7 +28,8 @@ _TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
                 r"lawmaker|diplomat|spokes\w+|player|team|company|countr\w+)\b", re.I),
      re.compile(r"(?<=[\w,;:] )(?P<name>[A-Z][\w’'-]+(\s+[A-Z][\w’'-]+)*)")),  # a name, not a sentence start
     (re.compile(r"\bwhat did .+ (say|said|tell|told|call|warn)\b|\bwhat (was|were) .+ (words|remarks)\b", re.I),
-     re.compile(r"(?P<name>[“\"‘][^”\"’]{8,}[”\"’])")),
+     # a quote, in matching marks (a ’ inside “...” is an apostrophe); it may repeat the question's words
+     re.compile(r"“[^”]{8,}”|\"[^\"]{8,}\"|‘[^‘’]{8,}’")),
 ]
 
 
@@ -59,9 +60,15 @@ def has_answer(question: str, sentence: str, looks: re.Pattern[str] | None = Non
     True
     >>> has_answer("Which senator accused Biden?", "It was not said by President Joe Biden.")
     False
+    >>> q = "What did Lavrov say Russia would do if new sanctions came?"
+    >>> has_answer(q, "“If new’sanctions from hell’ come, we will respond,” he said.")
+    True
+    >>> has_answer(q, "Lavrov said the US threatened new sanctions.")
+    False
     """
     looks = looks or expected(question)
     if looks is None:
         return False
     asked = set(re.findall(r"\w+", question.lower()))
-    return any(not asked & set(re.findall(r"\w+", m.group("name").lower())) for m in looks.finditer(sentence))
+    return any("name" not in m.groupdict() or not asked & set(re.findall(r"\w+", m.group("name").lower()))
+               for m in looks.finditer(sentence))

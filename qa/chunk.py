@@ -32,8 +32,13 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     >>> [t[a:b] for a, b in sentence_spans(t)]
     ['Mr. Biden spoke.', 'He left.', 'New paragraph.']
     """
+    return list(iter_sentence_spans(text, start, end))
+
+
+def iter_sentence_spans(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
+    """sentence_spans, one paragraph at a time: a caller that needs the first few sentences
+    does not pay for segmenting the whole article (pysbd: ~5 ms per 1,000 characters)."""
     end = len(text) if end is None else end
-    spans: list[tuple[int, int]] = []
     for para in _PARAGRAPH.finditer(text, start, end):
         cursor = para.start()
         for sentence in _segmenter().segment(para.group()):
@@ -44,13 +49,12 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
             found = text.find(piece, cursor, para.end())
             if found < 0:
                 continue
-            spans.append((found, found + len(piece)))
+            yield found, found + len(piece)
             cursor = found + len(piece)
         if cursor < para.end() and text[cursor:para.end()].strip():  # text pysbd dropped
             rest = text[cursor:para.end()]
             lead = len(rest) - len(rest.lstrip())
-            spans.append((cursor + lead, cursor + len(rest.rstrip())))
-    return spans
+            yield cursor + lead, cursor + len(rest.rstrip())
 
 
 def chunk_id(article_id: str, start: int, end: int, text: str) -> str:

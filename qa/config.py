@@ -47,6 +47,7 @@ class Settings:
     max_tokens: int = 192
     passage_words: int = 40  # the best-matching sentences of each passage, up to this many words; 0: whole passages
     lead_sentences: int = 3  # an article's first passage near its top also offers its lead's sentences; 0: off
+    follow_sentence: bool = True  # a passage also offers the next sentence in its paragraph (a quote after it)
     source_ratio: float = 0.6  # drop a passage whose best sentence scores below this share of the best one's
     n_ctx: int = 4096
     threads: int = 0  # 0 = all cores

@@ -11,12 +11,13 @@ lone source that still does not fit is cut at a sentence boundary.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
 from qa import answertype, lexical
-from qa.chunk import sentence_spans
+from qa.chunk import iter_sentence_spans, sentence_spans
 from qa.embed import Embedder
 from qa.errors import ConfigError
 from qa.generate import Generator, Message
@@ -98,37 +99,40 @@ class Selected:
     score: float  # how well its best sentence matches the question (cosine + word overlap + answer type)
 
 
-def with_lead(hits: Sequence[Hit], article_text: Callable[[str], str], lead: int, reach: int = 4) -> list[Hit]:
-    """The first passage of each article, when it lies near the top, grown back to the article's start
-    and on to the end of its lead (the first `lead` sentences).
+def widen(hits: Sequence[Hit], article_text: Callable[[str], str], lead: int, follow: bool, reach: int = 4
+          ) -> list[Hit]:
+    """Passages grown where news puts what a passage leaves out.
 
     News is written as an inverted pyramid: the lead says who, where and what was said, and the
-    passages below refer back to it ("his comments", "the president's point"). A passage within
-    `reach` sentences of the lead gets the lead's sentences as candidates for the prompt (and its
-    citations may point into them). Measured: seed-02's answer, "Speaking in Jerusalem", is the
-    lead's third sentence, in a chunk that ranks 20th.
+    passages below refer back to it ("his comments", "the president's point"). The first passage
+    of an article, when within `reach` sentences of its lead (the first `lead` sentences), grows
+    back to the article's start and on to the lead's end. Measured: seed-02's answer, "Speaking in
+    Jerusalem", is the lead's third sentence, in a chunk that ranks 20th.
+
+    With `follow`, a passage also takes the sentence after it in its paragraph: a paraphrase is
+    followed by the direct quote ("Lavrov hinted that such efforts will not work. 'If new
+    sanctions come, we will respond,' he said."), and a chunk boundary often falls between them.
+    The grown passages are candidates: select_sentences still keeps only the best-matching ones.
     """
-    if lead <= 0:
-        return list(hits)
     out, seen = [], set()
     for hit in hits:
         c = hit.chunk
-        if c.article_id in seen:
-            out.append(hit)
-            continue
-        seen.add(c.article_id)
         text = article_text(c.article_id)
-        spans = sentence_spans(text)
-        if text[c.start:c.end] != c.text or len(spans) <= lead:
+        if text[c.start:c.end] != c.text:  # a stale index: the passage as it is
             out.append(hit)
             continue
-        lead_end = spans[lead - 1][1]
-        first = next((i for i, (a, b) in enumerate(spans) if b > c.start), len(spans))
-        if first > lead - 1 + reach:
-            out.append(hit)
-            continue
-        end = max(c.end, lead_end)
-        out.append(replace(hit, chunk=replace(c, start=0, end=end, text=text[:end])))
+        start, end = c.start, c.end
+        if lead > 0 and c.article_id not in seen:
+            top = list(itertools.islice(iter_sentence_spans(text), lead + reach))  # only the top is needed
+            if len(top) > lead and any(b > c.start for _, b in top):
+                start, end = 0, max(end, top[lead - 1][1])
+        seen.add(c.article_id)
+        if follow:
+            after = next(iter_sentence_spans(text, end), None)
+            if after and "\n\n" not in text[end:after[0]]:
+                end = after[1]
+        out.append(hit if (start, end) == (c.start, c.end) else
+                   replace(hit, chunk=replace(c, start=start, end=end, text=text[start:end])))
     return out
 
 

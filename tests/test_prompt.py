@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from qa.prompt import SYSTEM, build_prompt, select_sentences, with_lead
+from qa.prompt import SYSTEM, build_prompt, select_sentences, widen
 from qa.types import Chunk, Hit, Turn
 
 from .fakes import HashEmbedder, ScriptedGenerator
@@ -99,7 +99,7 @@ def _at(sentence: str, article: str = "a.txt") -> Hit:
 
 def test_a_passage_near_the_top_offers_the_lead_and_its_citations_can_point_there() -> None:
     near = _at("His comments were the second attempt to walk it back. Markets fell.")
-    [grown] = with_lead([near], lambda _: ARTICLE, lead=3)
+    [grown] = widen([near], lambda _: ARTICLE, lead=3, follow=False)
     assert grown.chunk.start == 0 and grown.chunk.end == near.chunk.end
     assert ARTICLE[grown.chunk.start:grown.chunk.end] == grown.chunk.text
     [kept] = select_sentences("Where was Blinken speaking?", [grown], HashEmbedder(), words=12)
@@ -110,8 +110,25 @@ def test_the_lead_is_offered_once_per_article_and_not_to_a_passage_far_below() -
     far = _at("Later, his aides briefed the press.")
     second = _at("Officials met again.")
     first = _at("Talks went on.")
-    grown = with_lead([first, second, far], lambda _: ARTICLE, lead=3)
+    grown = widen([first, second, far], lambda _: ARTICLE, lead=3, follow=False)
     assert grown[0].chunk.start == 0 and grown[1:] == [second, far]  # the article's first passage only
-    assert with_lead([far], lambda _: ARTICLE, lead=3) == [far]  # 8 sentences below the lead: too far
-    assert with_lead([first], lambda _: ARTICLE, lead=0) == [first]
-    assert with_lead([first], lambda _: "The article changed.", lead=3) == [first]  # stale index: as is
+    assert widen([far], lambda _: ARTICLE, lead=3, follow=False) == [far]  # 8 sentences below the lead: too far
+    assert widen([first], lambda _: ARTICLE, lead=0, follow=False) == [first]
+    assert widen([first], lambda _: "The article changed.", lead=3, follow=True) == [first]  # stale index: as is
+
+
+QUOTED = ("Lavrov met Blinken in Stockholm.\n\nLavrov said the US threatened new sanctions, but hinted that such "
+          "efforts will not work. “If new’sanctions from hell’ come, we will respond,” he said.\n\nBiden spoke on Friday.")
+
+
+def test_a_passage_offers_the_quote_that_follows_it_in_its_paragraph() -> None:
+    start = QUOTED.index("Lavrov said")
+    said = _passage(QUOTED[start:QUOTED.index("not work.") + 9], "a.txt", start)
+    [grown] = widen([said], lambda _: QUOTED, lead=0, follow=True)
+    assert grown.chunk.text.endswith("we will respond,” he said.")
+    assert QUOTED[grown.chunk.start:grown.chunk.end] == grown.chunk.text
+    [kept] = select_sentences("What did Lavrov say Russia would do if new sanctions came?", [grown], HashEmbedder(),
+                              words=12)
+    assert "we will respond" in kept.text  # the quote, not the paraphrase that repeats the question
+    last = _passage("Lavrov met Blinken in Stockholm.", "a.txt", 0)
+    assert widen([last], lambda _: QUOTED, lead=0, follow=True) == [last]  # the next paragraph is not offered
