@@ -37,8 +37,9 @@ STARTER_TEMPLATE = ("Context information is below.\n---------------------\n{cont
 CONFIGS = {  # name -> settings changes
     "top 3 whole passages": {"top_k": 3, "passage_words": 0},
     "top 3, best sentences 40 words each, every passage": {"source_ratio": 0},
-    "top 3, 40 words each, weak passages dropped": {"lead_sentences": 0},
-    "the same, with the lead of articles near the top (default)": {},
+    "top 3, 40 words each, weak passages dropped": {"lead_sentences": 0, "follow_sentence": False},
+    "the same, with the lead of articles near the top": {"follow_sentence": False},
+    "the same, and the sentence after each passage (default)": {},
     "default, system prompt not cached": {"cold": True},
 }
 WARM_UP = "What did the ministers agree?"  # not an eval question: its cached prompt must not flatter one
