@@ -63,8 +63,12 @@ def test_world_cup_is_refused(engine: Engine) -> None:
     assert "France" not in answer.text
 
 
-def test_two_turn_conversation_from_the_seeds(engine: Engine) -> None:
-    conv = json.loads((EVAL / "seeds_conversations.jsonl").read_text().splitlines()[0])
+CONVERSATIONS = [json.loads(line) for line in (EVAL / "seeds_conversations.jsonl").read_text().splitlines()
+                 if line.strip()]
+
+
+@pytest.mark.parametrize("conv", CONVERSATIONS, ids=[c["id"] for c in CONVERSATIONS])
+def test_the_seed_conversations_pass(engine: Engine, conv: dict) -> None:  # type: ignore[type-arg]
     history: list[Turn] = []
     for turn in conv["turns"]:
         answer = engine.answer(turn["question"], history)
@@ -97,10 +101,9 @@ def test_command_line_contract(real: Settings, tmp_path: Path) -> None:
               env=env)
     assert {"answer", "refused", "citations", "hits", "timings"} <= set(ask)
     assert {"retrieval_ms", "ttft_ms", "total_ms", "prompt_tokens", "answer_tokens"} <= set(ask["timings"])
-    # the follow-up is retrieved with its conversation: Lavrov's words after the Stockholm meeting, cited.
-    # (The gold words "we will respond" open the chunk after the one retrieved at top_k 3, so the model
-    # gives the sentence before them: a known miss, measured by `qa eval seeds_conversations.jsonl`.)
-    assert not ask["refused"] and "sanction" in ask["answer"].lower(), ask["answer"]
+    # the follow-up is retrieved with its conversation: Lavrov's words after the Stockholm meeting, cited
+    # (the quote "we will respond" is the sentence after the retrieved passage: QA_FOLLOW_SENTENCE)
+    assert not ask["refused"] and "respond" in ask["answer"].lower(), ask["answer"]
     assert any(c["article_id"] == "004_76ac13b7a8ec9be8.txt" and c["supported"] for c in ask["citations"])
     bad = subprocess.run([sys.executable, "-m", "qa.cli", "status", "--index", str(tmp_path / "none")],
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
