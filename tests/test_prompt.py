@@ -118,7 +118,8 @@ def test_the_lead_is_offered_once_per_article_and_not_to_a_passage_far_below() -
 
 
 QUOTED = ("Lavrov met Blinken in Stockholm.\n\nLavrov said the US threatened new sanctions, but hinted that such "
-          "efforts will not work. “If new’sanctions from hell’ come, we will respond,” he said.\n\nBiden spoke on Friday.")
+          "efforts will not work. “If new’sanctions from hell’ come, we will respond,” he said.\n\n"
+          "Biden spoke on Friday.")
 
 
 def test_a_passage_offers_the_quote_that_follows_it_in_its_paragraph() -> None:
