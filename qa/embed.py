@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -91,6 +92,10 @@ class OnnxEmbedder:
     independent of its batch-mates, which int8 would not (activation scales are per batch,
     cosine ~0.99 between a text embedded alone and in a batch). With batch_size > 1, texts are
     sorted by token count so each batch pads only to its own longest text.
+
+    Each core runs its own texts: a one-thread session shared by one worker per core. A text of
+    ~110 tokens is too small to split across cores: measured on 1,500 CLAP-NQ chunks, 196 texts/s
+    against 118 for one session using both cores on each text (103 with one core).
     """
 
     def __init__(self, model_file: Path, model_dir: Path, name: str, batch_size: int = 1, threads: int = 0):
@@ -99,8 +104,9 @@ class OnnxEmbedder:
         self.dim = 384
         self._session = None
         self._tokenizer = None
+        self._workers: ThreadPoolExecutor | None = None
         self._lowercase = models.lowercases_input(model_dir)
-        # one embed at a time: ORT already uses every core, and the tokenizer's truncation is shared state
+        # one embed at a time: its workers already use every core, and the tokenizer's truncation is shared state
         self._lock = threading.Lock()
 
     def _load(self):  # type: ignore[no-untyped-def]
@@ -112,7 +118,7 @@ class OnnxEmbedder:
             tokenizer.enable_truncation(models.max_seq_length(self.model_dir))
             tokenizer.no_padding()  # we pad per batch
             options = ort.SessionOptions()
-            options.intra_op_num_threads = self.threads or os.cpu_count() or 1
+            options.intra_op_num_threads = 1  # parallel across texts, not inside one (see the class doc)
             options.inter_op_num_threads = 1  # one sequential graph: extra pools only contend for cores
             # no busy-waiting between ops: the cores are shared (LLM, app, other jobs), and spinning
             # threads burn the CPU the working ones need (+10% throughput measured under load)
@@ -121,8 +127,9 @@ class OnnxEmbedder:
             session = ort.InferenceSession(str(self.model_file), options, providers=["CPUExecutionProvider"])
             width = session.get_outputs()[0].shape[-1]
             self.dim = int(width) if isinstance(width, int) else self.dim
+            self._workers = ThreadPoolExecutor(self.threads or os.cpu_count() or 1, thread_name_prefix="embed")
             self._tokenizer, self._session = tokenizer, session
-        return self._session, self._tokenizer
+        return self._session, self._tokenizer, self._workers
 
     def warm_up(self) -> None:
         with self._lock:
@@ -132,17 +139,21 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            session, tokenizer = self._load()
+            session, tokenizer, workers = self._load()
             inputs = {i.name for i in session.get_inputs()}
             texts = [t.lower() for t in texts] if self._lowercase else list(texts)
             encodings = tokenizer.encode_batch(texts)
-            order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
-            out = np.empty((len(texts), self.dim), dtype=np.float32)
-            for start in range(0, len(order), self.batch_size):
-                rows = order[start:start + self.batch_size]
+            order = np.argsort([-len(e.ids) for e in encodings], kind="stable")  # longest first: even loads
+            batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+
+            def run(rows: np.ndarray) -> np.ndarray:  # ORT releases the GIL: workers run in parallel
                 feeds = _pad([encodings[r].ids for r in rows])
                 hidden = session.run(None, {k: v for k, v in feeds.items() if k in inputs})[0]
-                out[rows] = models.mean_pool(hidden, feeds["attention_mask"])
+                return models.mean_pool(hidden, feeds["attention_mask"])
+
+            out = np.empty((len(texts), self.dim), dtype=np.float32)
+            for rows, vectors in zip(batches, workers.map(run, batches), strict=True):
+                out[rows] = vectors
         return normalise(out)
 
 
