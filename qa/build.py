@@ -118,6 +118,13 @@ def _plan(articles: list[Article], previous: dict[str, tuple[Article, list[Chunk
     return _Plan(articles, chunks, texts, added, updated, removed, unchanged)
 
 
+def _nothing_changed(plan: _Plan, previous: dict[str, tuple[Article, list[Chunk]]]) -> bool:
+    """Same articles, field for field (a moved folder changes their paths): writing a generation
+    again would only cost time (duplicate grouping and BM25 are most of an unchanged re-index)."""
+    return (bool(previous) and plan.added == plan.updated == plan.removed == 0
+            and all(previous[a.id][0] == a for a in plan.articles))
+
+
 def _embed_all(texts: Sequence[str], keys: Sequence[str], embedder: Embedder,
                cache: store.EmbeddingCache, progress: Progress) -> tuple[np.ndarray, int]:
     """Vectors for every text: cached ones reused, the rest embedded and checkpointed by batch."""
@@ -152,7 +159,12 @@ def build_index(settings: Settings, rebuild: bool = False, progress: Progress = 
             progress("skip", 0, 0)
         embedder = embedder or make_embedder(settings)
         model = embedder.name  # the embedder actually in use: its vectors are what the index holds
-        plan = _plan(articles, _previous(settings, rebuild, model), settings, progress)
+        previous = _previous(settings, rebuild, model)
+        plan = _plan(articles, previous, settings, progress)
+        if _nothing_changed(plan, previous):  # the live generation, which opened cleanly, is this index
+            progress("write", 1, 1)
+            return BuildSummary(0, 0, 0, plan.unchanged, 0, tuple(skipped), time.monotonic() - started,
+                                len(plan.articles), len(plan.chunks), store.read_manifest(index_dir).generation)
         keys = [embed_key(model, t) for t in plan.texts]
         cache = store.EmbeddingCache(index_dir / "embeddings.sqlite", embedder.dim)
         try:

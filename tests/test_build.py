@@ -40,6 +40,9 @@ def test_incremental_add_modify_delete(settings: Settings, fake_embedder: HashEm
     first = build_index(settings, embedder=fake_embedder)
     again = build_index(settings, embedder=fake_embedder)
     assert (again.added, again.updated, again.removed, again.unchanged, again.embedded_chunks) == (0, 0, 0, 5, 0)
+    # nothing changed: the live generation stays, no new one is written
+    assert again.generation == first.generation and again.chunks == first.chunks
+    assert [p.name for p in settings.index_dir.glob("gen-*")] == [first.generation]
     arts = settings.articles_dir
     (arts / "new.txt").write_text("A new headline\n\nSomething entirely new happened in Oslo today.")
     (arts / "002_6fd6dbc814445e3c.txt").write_text(
