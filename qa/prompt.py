@@ -11,6 +11,7 @@ lone source that still does not fit is cut at a sentence boundary.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -114,6 +115,9 @@ def widen(hits: Sequence[Hit], article_text: Callable[[str], str], lead: int, fo
     sanctions come, we will respond,' he said."), and a chunk boundary often falls between them.
     The grown passages are candidates: select_sentences still keeps only the best-matching ones.
     """
+    if lead <= 0 and not follow:
+        return list(hits)
+    article_text = functools.cache(article_text)  # an article's passages share one read of its text
     out, seen = [], set()
     for hit in hits:
         c = hit.chunk

@@ -110,8 +110,10 @@ def test_the_lead_is_offered_once_per_article_and_not_to_a_passage_far_below() -
     far = _at("Later, his aides briefed the press.")
     second = _at("Officials met again.")
     first = _at("Talks went on.")
-    grown = widen([first, second, far], lambda _: ARTICLE, lead=3, follow=False)
+    reads: list[str] = []
+    grown = widen([first, second, far], lambda a: reads.append(a) or ARTICLE, lead=3, follow=False)
     assert grown[0].chunk.start == 0 and grown[1:] == [second, far]  # the article's first passage only
+    assert reads == ["a.txt"]  # its text is read once for its three passages
     assert widen([far], lambda _: ARTICLE, lead=3, follow=False) == [far]  # 8 sentences below the lead: too far
     assert widen([first], lambda _: ARTICLE, lead=0, follow=False) == [first]
     assert widen([first], lambda _: "The article changed.", lead=3, follow=True) == [first]  # stale index: as is
