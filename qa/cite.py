@@ -182,11 +182,11 @@ def attribute(answer: str, question: str, sources: Sequence[Hit], embedder: Embe
         cited = [_citation(n, passages[n - 1], sentence, *_best(claim, vec, passages[n - 1]), False, claim)
                  for n in parse_markers(" ".join(marks), len(sources))]
         kept = [c for c in cited if c.supported]
-        weak = max((c.support for c in kept), default=0.0)
-        if weak < CLEAR_SUPPORT:  # nothing cited clearly supports the sentence
+        cited_best = max((c.support for c in kept), default=0.0)
+        if cited_best < CLEAR_SUPPORT:  # nothing cited clearly supports the sentence
             candidates = [_citation(p.n, p, sentence, *_best(claim, vec, p), True, claim) for p in passages]
             best = max(candidates, key=lambda c: c.support)
-            found = (best.supported and best.support >= max(POSTHOC_MIN, weak + MISCOUNT_MARGIN)
+            found = (best.supported and best.support >= max(POSTHOC_MIN, cited_best + MISCOUNT_MARGIN)
                      and best.n not in {c.n for c in cited})
             kept = [best] if found else kept or cited  # a wrong number is replaced, else shown flagged
         citations += kept
