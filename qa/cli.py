@@ -170,19 +170,22 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.evaluate import evaluate
+    from qa.evaluate import evaluate_sets, markdown_table
 
-    def progress(done: int, total: int) -> None:
+    def progress(name: str, done: int, total: int) -> None:
         if not args.json:
-            print(f"\r{done}/{total} questions", end="", file=sys.stderr, flush=True)
+            end = "\n" if done == total else ""  # each set keeps its own line
+            print(f"\r{name}: {done}/{total} questions", end=end, file=sys.stderr, flush=True)
 
-    result = evaluate(args.questions, settings, args.corpus, args.retrieval_only, progress)
+    result = evaluate_sets(args.questions, settings, args.corpus, args.retrieval_only, progress,
+                           llm_cache=args.llm_cache)
     if args.json:
         _print_json(result)
         return 0
-    print(file=sys.stderr)
     for key, value in result["summary"].items():
         print(f"{key:28} {value}")
+    print()
+    print(markdown_table(result))
     return 0
 
 
@@ -226,11 +229,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--history", type=Path, help='JSON list of {"role", "content"} turns before the question')
     _add_answer_flags(p)
     p.set_defaults(run=cmd_ask)
-    p = sub.add_parser("eval", help="metrics over a question file")
+    p = sub.add_parser("eval", help="metrics over question files")
     _add_common(p)
-    p.add_argument("questions", type=Path)
-    p.add_argument("--corpus", type=Path, help="a folder or corpus.jsonl, indexed into a temporary index")
+    p.add_argument("questions", type=Path, nargs="+", help="question files, each reported as a set")
+    p.add_argument("--corpus", type=Path, help="a folder or corpus.jsonl, indexed once into a temporary index")
     p.add_argument("--retrieval-only", action="store_true", help="skip the LLM")
+    p.add_argument("--llm-cache", dest="llm_cache", type=Path, metavar="PATH",
+                   help="JSONL of recorded answers: replay those, record new ones (their timings are not real)")
     _add_answer_flags(p)
     p.set_defaults(run=cmd_eval)
     p = sub.add_parser("serve", help="the chat app in the browser (same as python app.py)")
