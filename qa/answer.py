@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from qa import store as store_mod
-from qa.cite import attribute, strip_markers
+from qa.cite import attribute, nearby, strip_markers
 from qa.config import Settings
+from qa.conversation import resolve
 from qa.embed import Embedder, make_embedder
 from qa.errors import QAError
 from qa.generate import Generator, llama_generator
@@ -129,6 +130,17 @@ def gate_message(hits: Sequence[Hit]) -> str:
     return "\n".join(lines)
 
 
+def honest_refusal(question: str, sources: Sequence[Hit]) -> tuple[str, list[Citation]]:
+    """"The articles do not say", then the sentences of the sources closest to the question, quoted
+    and cited, so the reader sees what the articles do say nearby."""
+    near = nearby(question, sources)
+    if not near:
+        return REFUSAL, []
+    lines = [f"{REFUSAL} Nearby, they say:"]
+    lines += [f"- “{c.snippet}” [{c.n}]" for c in near]
+    return "\n".join(lines), near
+
+
 class Engine:
     """Answers questions over the index of `settings.index_dir`."""
 
@@ -178,15 +190,24 @@ class Engine:
     def search(self, question: str, history: Sequence[Turn] = (), settings: Settings | None = None
                ) -> Retrieval:
         settings = settings or self.settings
-        return retrieve(clean_question(question), self.store(), self.embedder, settings, history)
+        question = self.resolve(clean_question(question), history, settings)
+        return retrieve(question, self.store(), self.embedder, settings, history)
+
+    def resolve(self, question: str, history: Sequence[Turn], settings: Settings) -> str:
+        """A follow-up's pronoun replaced by the person it refers to; the articles the earlier turn
+        retrieves tell whether that person is "he" or "she"."""
+        def passages(text: str) -> str:
+            return " ".join(h.chunk.text for h in retrieve(text, self.store(), self.embedder, settings).hits)
+
+        return resolve(question, history, passages)
 
     def ask(self, question: str, history: Sequence[Turn] = (), settings: Settings | None = None
             ) -> Iterator[Event]:
         """Stream the answer: Status and Token events, then one Done with the Answer."""
         settings = settings or self.settings
         started = time.perf_counter()
-        question = clean_question(question)
         store = self.store()
+        question = self.resolve(clean_question(question), history, settings)
         found = retrieve(question, store, self.embedder, settings, history)
         if not found.hits or (settings.gate and not found.relevant):
             timings = Timings(retrieval_ms=found.ms, total_ms=_ms(started))
@@ -222,12 +243,15 @@ class Engine:
         refused = is_refusal(text)
         citations: list[Citation] = []
         if not refused:
-            text, citations = attribute(text, question, prompt.sources, self.embedder)
-            if found.time.recency:
+            text, citations = attribute(text, question, prompt.sources)
+            refused = not any(c.supported for c in citations)  # nothing it says is stated: not an answer
+            if found.time.recency and not refused:
                 text = with_as_of(text, citations)
+        if refused:  # say so plainly, and what the articles do say nearby
+            text, citations = honest_refusal(question, prompt.sources)
         timings = Timings(found.ms, ttft, _ms(started), prompt.tokens, len(pieces))  # one piece per token
-        yield Done(Answer(REFUSAL if refused and not strip_markers(text) else text, tuple(citations), found.hits,
-                          refused, timings, question, found.query, True, prompt.sources))
+        yield Done(Answer(text, tuple(citations), found.hits, refused, timings, question, found.query, True,
+                          prompt.sources))
 
     def answer(self, question: str, history: Sequence[Turn] = (), settings: Settings | None = None) -> Answer:
         for event in self.ask(question, history, settings):

@@ -97,6 +97,7 @@ class Citation:
     score: float = 0.0  # retrieval score of the cited passage
     source: str | None = None
     also: tuple[str, ...] = ()  # other outlets that carried the same story
+    missing: tuple[str, ...] = ()  # what the sentence adds that the passage does not state
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

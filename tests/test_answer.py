@@ -44,7 +44,9 @@ def test_gate_refuses_without_calling_the_model(built: Settings, fake_embedder: 
 def test_model_refusal_is_detected(built: Settings, fake_embedder: HashEmbedder) -> None:
     gen = ScriptedGenerator(["The articles do not say."])
     answer = Engine(built, fake_embedder, gen).answer("What did Blinken say about sanctions on Russia?")
-    assert answer.refused and answer.citations == ()
+    # refused, and what the articles say nearby is quoted with its citation
+    assert answer.refused and answer.text.startswith("The articles do not say.")
+    assert answer.citations and all(c.snippet in answer.text for c in answer.citations)
 
 
 def test_history_reaches_the_prompt_and_the_query(built: Settings, fake_embedder: HashEmbedder) -> None:

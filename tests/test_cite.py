@@ -6,8 +6,6 @@ from hypothesis import strategies as st
 from qa.cite import attribute, parse_markers, split_claims, strip_markers
 from qa.types import Chunk, Hit
 
-from .fakes import HashEmbedder
-
 
 def test_parse_every_form() -> None:
     assert parse_markers("x [1]", 3) == [1]
@@ -46,7 +44,7 @@ def test_support_flags_a_wrong_citation_and_highlights_the_right_sentence() -> N
         _hit("Shares rose 2 percent on Tuesday in London trading.", article="b.txt"),
     ]
     text, cites = attribute("Officials said 300 homes lost power [1]. Shares rose 2 percent on Tuesday [1].",
-                            "How many homes lost power?", sources, HashEmbedder())
+                            "How many homes lost power?", sources)
     # the wrong [1] of the second sentence is replaced by the source that supports it
     assert [(c.n, c.supported, c.posthoc) for c in cites] == [(1, True, False), (2, True, True)]
     assert cites[0].snippet == "Officials said 300 homes lost power."
@@ -58,7 +56,7 @@ def test_over_citing_keeps_only_the_supporting_sources() -> None:
     sources = [_hit("Lloyd Austin visited Kyiv with Blinken on Sunday.", article="a.txt"),
                _hit("Brinken and Lavrov met in Stockholm, Sweden on December 2.", article="b.txt")]
     text, cites = attribute("[1] Blinken and Lavrov met in Stockholm, Sweden on December 2. [2]",
-                            "Where did they meet?", sources, HashEmbedder())
+                            "Where did they meet?", sources)
     assert [(c.n, c.supported) for c in cites] == [(2, True)]
     assert text == "Blinken and Lavrov met in Stockholm, Sweden on December 2 [2]."
 
@@ -66,14 +64,13 @@ def test_over_citing_keeps_only_the_supporting_sources() -> None:
 def test_uncited_sentence_gets_a_posthoc_citation_only_when_clearly_supported() -> None:
     sources = [_hit("Brinken and Lavrov met in Stockholm, Sweden on December 2.", article="d.txt")]
     _, cites = attribute("Lavrov met Brinken in Stockholm, Sweden on December 2. The weather was nice.",
-                      "Where did they meet?", sources, HashEmbedder())
+                      "Where did they meet?", sources)
     assert len(cites) == 1 and cites[0].posthoc and cites[0].article_id == "d.txt"
 
 
 def test_short_answers_are_judged_with_the_question() -> None:
     sources = [_hit("Brinken and Lavrov met in Stockholm, Sweden on December 2.")]
-    _, cites = attribute("Stockholm [1].", "Where did Brinken and Lavrov meet on December 2?", sources,
-                      HashEmbedder())
+    _, cites = attribute("Stockholm [1].", "Where did Brinken and Lavrov meet on December 2?", sources)
     assert cites[0].supported
 
 
@@ -81,14 +78,13 @@ def test_a_passage_on_the_topic_without_the_claims_names_does_not_support_it() -
     sources = [_hit("Antony Blinken made a surprise visit to Kyiv, where he met President Zelensky.", article="a.txt"),
                _hit("Brinken and Lavrov met in Stockholm, Sweden on December 2.", article="b.txt")]
     _, cites = attribute("Blinken and Lavrov met in Stockholm on December 2 [1].", "Where did they meet?",
-                         sources, HashEmbedder())
+                         sources)
     assert [(c.n, c.supported, c.posthoc) for c in cites] == [(2, True, True)]
 
 
 def test_a_citation_nothing_supports_stays_flagged() -> None:
     sources = [_hit("Shares rose 2 percent on Tuesday in London trading.", article="a.txt")]
-    text, cites = attribute("The storm left 300 homes without power [1].", "How many homes lost power?", sources,
-                            HashEmbedder())
+    text, cites = attribute("The storm left 300 homes without power [1].", "How many homes lost power?", sources)
     assert [(c.n, c.supported, c.posthoc) for c in cites] == [(1, False, False)]
     assert text == "The storm left 300 homes without power [1]."
 
@@ -97,22 +93,54 @@ def test_a_claim_that_restates_the_headline_is_supported() -> None:
     sources = [_hit("He added that the call would take place late in the evening.",
                     title="Blinken to speak with Lavrov on Wednesday about Ukraine", article="a.txt")]
     _, cites = attribute("Blinken will speak with Lavrov on Wednesday about Ukraine [1].", "Who will Blinken call?",
-                         sources, HashEmbedder())
+                         sources)
     assert [(c.n, c.supported) for c in cites] == [(1, True)]
     assert cites[0].snippet == "He added that the call would take place late in the evening."  # still highlighted
 
 
-def test_a_loosely_supporting_citation_gives_way_to_the_source_the_words_came_from() -> None:
+def test_a_citation_to_a_source_that_does_not_state_it_gives_way_to_the_one_that_does() -> None:
     sources = [_hit("Lavrov said the United States threatened new sanctions that will not work.", article="a.txt"),
                _hit("Lavrov said the talks with the United States were useful.", article="b.txt")]
     claim = "Lavrov said the United States threatened new sanctions that will not work"
-    text, cites = attribute(f"{claim} [2].", "What did Lavrov say?", sources, HashEmbedder())
-    loose = _best_support(claim, sources[1])
-    assert 0.5 <= loose < 0.7  # [2] alone would pass as supported ...
-    assert [(c.n, c.supported, c.posthoc) for c in cites] == [(1, True, True)]  # ... but [1] is where it is from
+    text, cites = attribute(f"{claim} [2].", "What did Lavrov say?", sources)
+    assert [(c.n, c.supported, c.posthoc) for c in cites] == [(1, True, True)]
     assert text == f"{claim} [1]."
 
 
-def _best_support(claim: str, hit: Hit) -> float:
-    _, [cite] = attribute(f"{claim} [1].", "What did Lavrov say?", [hit], HashEmbedder())
-    return cite.support
+# The fabrications the support check used to pass (issue: "supported means stated").
+
+def test_a_number_with_another_unit_is_not_supported() -> None:
+    sources = [_hit("Russia has massed some 70,000 soldiers near the Ukrainian border, officials said.")]
+    _, cites = attribute("The United States has sent approximately 70,000 tanks to Ukraine [1].",
+                         "How many tanks has the United States sent to Ukraine?", sources)
+    assert [(c.supported, c.missing[:1]) for c in cites] == [(False, ("70000 tank",))]
+
+
+def test_an_answer_that_repeats_the_question_answers_nothing() -> None:
+    sources = [_hit("Angela Merkel said goodbye to her party after 16 years as German chancellor.")]
+    _, cites = attribute("Angela Merkel was replaced by Angela Merkel [1].",
+                         "Who replaced Angela Merkel as German chancellor?", sources)
+    assert not cites[0].supported
+
+
+def test_the_wrong_one_of_two_officials_is_not_supported() -> None:
+    sources = [_hit("British Foreign Secretary Liz Truss said London stood with Kyiv. "
+                    "Prime Minister Boris Johnson spoke with Zelensky on Monday.")]
+    _, cites = attribute("The UK's defence secretary is Liz Truss [1].", "Who is the UK's defence secretary?",
+                         sources)
+    assert not cites[0].supported
+
+
+def test_invented_details_are_not_supported() -> None:
+    sources = [_hit("A Russian court sentenced Brittney Griner to nine years in prison for drug smuggling.")]
+    _, cites = attribute("Brittney Griner was sentenced to 18 months in prison for her role in the 2014 "
+                         "shooting of a police officer [1].", "What was Brittney Griner sentenced for?", sources)
+    assert not cites[0].supported
+
+
+def test_a_paraphrase_that_states_the_answer_is_supported() -> None:
+    sources = [_hit("Speaking in Jerusalem on Sunday, Blinken told reporters the US had no strategy of "
+                    "regime change in Russia.")]
+    _, cites = attribute("Blinken was speaking in Jerusalem [1].",
+                         "Where was Blinken speaking when he said the US was not seeking regime change?", sources)
+    assert cites[0].supported
