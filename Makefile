@@ -9,12 +9,22 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: install run index status test chromium bench lint clean
 
+LLAMA  := llama-cpp-python==0.3.36
+WHEELS := .wheels
+# llama.cpp built for the build machine's own CPU (its default) dies with "Illegal instruction" on
+# another CPU, and pip's wheel cache hands that wheel to every later install on any machine that
+# shares the cache. So it is compiled here, once, for any x86-64 CPU with AVX2 (about 5 minutes on
+# 2 cores), into $(WHEELS), and installed from there.
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first and exactly: the CPU wheel on these machines (an unpinned torch pulls CUDA builds)
 	$(PY) -m pip install --quiet torch==2.13.0
-	# llama-cpp-python compiles from source the first time (about 5 minutes on 2 cores)
+	ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || CMAKE_ARGS="$(LLAMA_CMAKE)" $(PY) -m pip wheel \
+		--quiet --no-deps --no-binary llama-cpp-python --no-cache-dir -w $(WHEELS) $(LLAMA)
+	$(PY) -m pip install --quiet --force-reinstall --no-deps $(WHEELS)/llama_cpp_python-*.whl
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 

@@ -239,6 +239,11 @@ def render_sources(answer: Answer | None, k: int, selected: int | None = None) -
         timing += f" · first token {t.ttft_ms / 1000:.1f} s"
     timing += f" · total {t.total_ms / 1000:.1f} s"
     head = f'<div class="sources-head">Answer {k + 1} · {esc(timing)}</div>'
+    if answer.refused and answer.citations:  # what the articles say nearby, each passage as a card
+        by_n = _by_number(answer)
+        cards = [render_source_card(k, n, by_n[n], answer, selected == n) for n in sorted(by_n)]
+        return (f'{head}<div class="refused">No answer: no source states it. The passages closest to the '
+                f"question:</div>" + "".join(cards))
     if answer.refused or not answer.citations:
         why = ("No answer: the articles do not cover this question." if answer.refused else
                "The answer cites no source: check it against the closest articles.")
@@ -388,6 +393,10 @@ def message_of(ex: Exchange, k: int) -> str:
     return "<em>(stopped)</em>"
 
 
+# The model's words stream in as a draft: the answer shown at the end is the one checked against the sources.
+DRAFT = '<span class="draft">Draft, checked against the sources when complete:</span> '
+
+
 def chat_messages(convo: Sequence[Exchange], pending: str | None = None) -> list[dict[str, str]]:
     """The Chatbot value (messages format). `pending` replaces the last assistant message."""
     messages: list[dict[str, str]] = []
@@ -452,6 +461,7 @@ table.library td.num { text-align: right; }
 .error-box { color: #b52b27; }
 .chat-error { color: #b52b27; }
 .ungrounded { color: #b52b27; font-size: 0.9em; }
+.draft { color: #777; font-size: 0.85em; font-style: italic; }
 """
 
 # A delegated click listener: a citation link [n], an "open article" link or a closest-article
@@ -653,7 +663,7 @@ class ChatApp:
                 if isinstance(event, Token):
                     pieces.append(event.text)
                     current = replace(current, text="".join(pieces))
-                    shown = esc_md(current.text) + " ▌"
+                    shown = DRAFT + esc_md(current.text) + " ▌"
                 elif isinstance(event, Status):
                     shown = f"<em>{esc_md(event.message)}</em>"
                 else:

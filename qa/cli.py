@@ -135,14 +135,12 @@ def _read_history(path: Path | None) -> list[Any]:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.answer import UNGROUNDED, Done, Engine, Status, Token
+    from qa.answer import UNGROUNDED, Done, Engine, Status
 
     engine = Engine(settings)
     answer = None
     for event in engine.ask(args.question, _read_history(args.history)):
-        if isinstance(event, Token) and not args.json:
-            print(event.text, end="", flush=True)
-        elif isinstance(event, Status) and not args.json:
+        if isinstance(event, Status) and not args.json:
             print(f"({event.message})", file=sys.stderr, flush=True)
         elif isinstance(event, Done):
             answer = event.answer
@@ -150,9 +148,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _print_json(answer.to_json())
         return 0
-    if not answer.llm_called:
-        print(answer.text)
-    print()
+    print(answer.text)  # only the checked answer: the model's draft may claim what no source states
     if not answer.grounded:
         print(f"\n{UNGROUNDED}")
     if answer.citations:

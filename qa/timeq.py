@@ -14,13 +14,15 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from qa import lexical
+
 MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
 MONTHS |= {m.lower(): i for i, m in enumerate(calendar.month_abbr) if m}
 MONTHS["sept"] = 9
 _MONTH = r"(january|february|march|april|may|june|july|august|september|october|november|december|" \
          r"jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\.?"
 MONTH_YEAR = re.compile(rf"\b(?:in|during|from|of|since)\s+{_MONTH}\s+(\d{{4}})\b", re.I)
-YEAR = re.compile(r"\b(?:in|during|of)\s+((?:19|20)\d{2})\b(?!\s*(?:fifa|world|olympic|election))", re.I)
+YEAR = re.compile(r"\b(?:in|during|of)\s+((?:19|20)\d{2})\b(?:\s+(\w+))?", re.I)
 PAST_N = re.compile(r"\b(?:past|last)\s+(\d{1,3})\s+(day|week|month|year)s?\b", re.I)
 RECENCY = re.compile(r"\b(latest|most recent(ly)?|newest|recently|currently|current|now|still|as of|"
                      r"up to date|so far)\b", re.I)
@@ -82,7 +84,9 @@ def analyse(question: str, today: date) -> TimeIntent:
     if m := MONTH_YEAR.search(question):
         since, until = _month_range(int(m.group(2)), MONTHS[m.group(1).lower().rstrip(".")])
         label = m.group(0).strip()
-    elif m := YEAR.search(question):
+    elif (m := YEAR.search(question)) and (not m.group(2) or lexical.is_stopword(m.group(2).lower())):
+        # "in 2018" is a time; "in 2018 FIFA World Cup" names an event: a year that a word other than
+        # a stop word follows modifies a noun
         since, until, label = date(int(m.group(1)), 1, 1), date(int(m.group(1)), 12, 31), m.group(0)
     elif rel := _relative(question, today):
         since, until, label = rel

@@ -123,6 +123,8 @@ def test_time_phrases() -> None:
     assert analyse("What did Blinken say last week?", today).until == date(2023, 6, 11)
     assert analyse("news from the past 3 days", today).since == date(2023, 6, 11)
     assert analyse("Who won the 2018 FIFA World Cup?", today).has_range is False
+    assert analyse("Who scored in 2022 Champions League final?", today).has_range is False
+    assert analyse("Who resigned in 2021 and why?", today).until == date(2021, 12, 31)
     assert analyse("What happened in 2021?", today).until == date(2021, 12, 31)
     assert analyse("What is the most recent update?", today).recency
     assert parse_day("2021-12", "until") == date(2021, 12, 31)
