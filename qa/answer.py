@@ -34,7 +34,7 @@ from qa.prompt import (
     user_message,
     widen,
 )
-from qa.retrieve import Retrieval, retrieve
+from qa.retrieve import Retrieval, retrieve, term_weights
 from qa.timeq import parse_day
 from qa.types import Answer, Citation, Hit, Timings, Turn
 
@@ -243,8 +243,9 @@ class Engine:
         refused = is_refusal(text)
         citations: list[Citation] = []
         if not refused:
-            text, citations = attribute(text, question, prompt.sources)
-            refused = not any(c.supported for c in citations)  # nothing it says is stated: not an answer
+            text, citations = attribute(text, question, prompt.sources, term_weights(store))
+            # not an answer unless a source states something it says, in sentences about what was asked
+            refused = not any(c.supported and c.on_topic for c in citations)
             if found.time.recency and not refused:
                 text = with_as_of(text, citations)
         if refused:  # say so plainly, and what the articles do say nearby

@@ -10,7 +10,7 @@ the model cited wrongly or left uncited gets a post-hoc citation when another so
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from qa import support
@@ -20,6 +20,7 @@ from qa.types import Citation, Hit
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:[-–,]|and)\s*\d+)*)\s*\]")
 MAX_RANGE = 20  # "[1-1000000]" is noise, not a citation
+Weight = Callable[[str], float]
 
 
 def parse_markers(text: str, n_sources: int) -> list[int]:
@@ -88,15 +89,15 @@ def _highlight(claim: str, p: _Passage, verdict: Verdict) -> tuple[int, int]:
     return p.spans[best]
 
 
-def _citation(p: _Passage, sentence: str, question: str, posthoc: bool) -> Citation:
-    verdict = support.judge(sentence, question, p.sentences, p.hit.title)
+def _citation(p: _Passage, sentence: str, question: str, posthoc: bool, weight: Weight) -> Citation:
+    verdict = support.judge(sentence, question, p.sentences, p.hit.title, weight)
     a, b = _highlight(sentence, p, verdict)
     c = p.hit.chunk
     return Citation(n=p.n, article_id=c.article_id, title=p.hit.title, chunk_id=c.id, start=c.start, end=c.end,
                     snippet=c.text[a:b], snippet_start=c.start + a, snippet_end=c.start + b,
                     supported=verdict.stated, support=round(max(verdict.score, 0.0), 4), sentence=sentence,
                     posthoc=posthoc, published=p.hit.published, url=p.hit.url, score=p.hit.score,
-                    source=p.hit.source, also=p.hit.also, missing=verdict.missing)
+                    source=p.hit.source, also=p.hit.also, missing=verdict.missing, on_topic=verdict.on_topic)
 
 
 def _with_markers(sentence: str, numbers: Sequence[int]) -> str:
@@ -109,12 +110,13 @@ def _with_markers(sentence: str, numbers: Sequence[int]) -> str:
     return f"{body[:end]} {marks}{body[end:]}"
 
 
-def attribute(answer: str, question: str, sources: Sequence[Hit]) -> tuple[str, list[Citation]]:
+def attribute(answer: str, question: str, sources: Sequence[Hit], weight: Weight = lambda _: 1.0
+              ) -> tuple[str, list[Citation]]:
     """Check every citation of the answer; returns the answer with its markers normalised and the
     citations. A sentence keeps only the cited sources that state it when at least one does (a small
     model over-cites). When none does, an uncited source that states it replaces them post hoc (a
     small model also miscounts its sources); failing that they stay, flagged unsupported. An uncited
-    sentence gets a post-hoc citation the same way."""
+    sentence gets a post-hoc citation the same way. `weight` is a question word's weight (its IDF)."""
     claims = split_claims(answer)
     if not claims or not sources:
         return answer, []
@@ -123,10 +125,10 @@ def attribute(answer: str, question: str, sources: Sequence[Hit]) -> tuple[str, 
     sentences: list[str] = []
     for sentence, marks in ((strip_markers(s), m) for s, m in claims):
         numbers = parse_markers(" ".join(marks), len(sources))
-        cited = [_citation(passages[n - 1], sentence, question, False) for n in numbers]
+        cited = [_citation(passages[n - 1], sentence, question, False, weight) for n in numbers]
         kept = [c for c in cited if c.supported]
         if not kept:
-            others = [_citation(p, sentence, question, True) for p in passages if p.n not in numbers]
+            others = [_citation(p, sentence, question, True, weight) for p in passages if p.n not in numbers]
             stating = sorted((c for c in others if c.supported), key=lambda c: -c.support)
             kept = stating[:1] or cited  # a wrong number is replaced, else shown flagged
         citations += kept

@@ -2,10 +2,10 @@
 
 "Who is he going to call about it?" after a turn about Blinken and Griner must be asked as
 "Who is Blinken going to call about it?": retrieval, the model and the support check then all
-see the name. The person is the one the earlier turn was about: the name a "who" question's
-answer gave, else the first name of the earlier question, else of its answer. When the earlier
-turn names several people, the pronoun's gender picks the one the articles themselves call
-"he" or "she" (counted in the text given, never guessed from the first name).
+see the name. The person is one the recent turns named, singled out by how the articles
+themselves refer to them ("he", "she", "Mr", "Ms": counted in the retrieved text, never guessed
+from a first name). When the conversation leaves it open, the question stays as it is and the
+model reads the conversation.
 """
 
 from __future__ import annotations
@@ -44,41 +44,68 @@ def people(text: str) -> list[str]:
 
 
 def _gender_counts(name: str, text: str) -> tuple[int, int]:
-    """How often the sentence after a mention of `name` says he/his/him vs she/her."""
-    last = name.split()[-1]
-    he = she = 0
-    for m in re.finditer(re.escape(last), text):
-        after = text[m.end():m.end() + 200]
-        words = {w.lower() for w in PRONOUN.findall(after)}
+    """How the articles refer to `name`: (he, she) counts of "Mr/Ms Name" and of the pronouns after a
+    mention in its sentence, or opening the next one."""
+    last = re.escape(name.split()[-1])
+    he = 3 * len(re.findall(rf"\bMr\.?\s+{last}\b", text))
+    she = 3 * len(re.findall(rf"\b(?:Ms|Mrs|Miss)\.?\s+{last}\b", text))
+    for m in re.finditer(rf"\b{last}\b", text):
+        rest, *after = re.split(r"(?<=[.!?])\s+", text[m.end():m.end() + 400])
+        # the mention's own sentence, and the next one when it opens with a pronoun ("She said ...")
+        opening = PRONOUN.match(after[0]) if after else None
+        words = {w.lower() for w in PRONOUN.findall(rest)} | ({opening.group(0).lower()} if opening else set())
         she += bool(words & FEMININE)
         he += bool(words - FEMININE)
     return he, she
 
 
+def _exchanges(history: Sequence[Turn], last: int = 2) -> list[tuple[str, str]]:
+    """The last user turns with the answer that followed each, newest first."""
+    pairs: list[tuple[str, str]] = []
+    for turn in history:
+        if turn.role == "user":
+            pairs.append((turn.content, ""))
+        elif turn.role == "assistant" and pairs:
+            pairs[-1] = (pairs[-1][0], turn.content)
+    return pairs[::-1][:last]
+
+
 def antecedent(pronoun: str, history: Sequence[Turn], corpus: Callable[[str], str] = lambda _: "") -> str | None:
-    """The person a pronoun of the follow-up refers to, from the last user turn and its answer.
+    """The person a pronoun of the follow-up refers to, or None when the conversation leaves it open.
+
+    Candidates come from the last two exchanges, newest first; in a "who" exchange the person the
+    answer named comes first. The articles' own "he"/"she" (and "Mr"/"Ms") must single one out;
+    without any such evidence, only a lone name given by the latest "who" answer is taken.
 
     >>> h = [Turn("user", "Who negotiated for the union?"), Turn("assistant", "Maria Lopez did [1].")]
     >>> antecedent("she", h)
     'Maria Lopez'
+    >>> two = [Turn("user", "Who are the mayor and her deputy?"), Turn("assistant", "Ann Ek and Bo Lind.")]
+    >>> antecedent("he", two, lambda _: "Ann Ek said she would stay. Bo Lind said he would go.")
+    'Bo Lind'
+    >>> antecedent("he", two) is None  # nothing says which of the two is "he"
+    True
     """
-    users = [t.content for t in history if t.role == "user"]
-    answers = [t.content for t in history if t.role == "assistant"]
-    if not users:
+    exchanges = _exchanges(history)
+    candidates: list[str] = []
+    for asked, answered in exchanges:
+        in_answer = [p for p in people(answered) if p not in people(asked)]
+        who = re.match(r"\s*who(m|se)?\b", asked, re.IGNORECASE)
+        candidates += [c for c in (in_answer + people(asked) if who else people(asked) + in_answer)
+                       if c not in candidates]
+    if not candidates:
         return None
-    asked, answered = users[-1], answers[-1] if answers else ""
-    in_answer = [p for p in people(answered) if p not in people(asked)]
-    if re.match(r"\s*who(m|se)?\b", asked, re.IGNORECASE):
-        candidates = in_answer + people(asked)  # the answer named the person the turn was about
-    else:
-        candidates = people(asked) + in_answer
-    if len(candidates) > 1:  # let the articles' own pronouns choose between several people
-        feminine = pronoun.lower() in FEMININE
-        text = corpus(asked + " " + answered)
-        scored = [(c, _gender_counts(c, text)) for c in candidates]
-        matching = [c for c, (he, she) in scored if (she > he if feminine else he > she)]
-        candidates = matching or candidates
-    return candidates[0] if candidates else None
+    text = corpus(" ".join(f"{a} {b}" for a, b in exchanges))
+    feminine = pronoun.lower() in FEMININE
+    counts = {c: _gender_counts(c, text) for c in candidates}
+    matching = [c for c in candidates if (counts[c][1] > counts[c][0] if feminine else counts[c][0] > counts[c][1])]
+    if len(matching) == 1:
+        return matching[0]
+    if matching or any(sum(v) for v in counts.values()):
+        return None  # several fit, or the evidence points elsewhere: leave the pronoun to the model
+    asked, answered = exchanges[0]
+    named = [p for p in people(answered) if p not in people(asked)]
+    return named[0] if re.match(r"\s*who(m|se)?\b", asked, re.IGNORECASE) and len(named) == 1 else None
 
 
 def resolve(question: str, history: Sequence[Turn], corpus: Callable[[str], str] = lambda _: "") -> str:

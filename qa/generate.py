@@ -97,6 +97,28 @@ class LlamaGenerator:
     def count(self, messages: Sequence[Message]) -> int:
         return len(self.tokens(messages))
 
+    def yes_probability(self, messages: Sequence[Message]) -> float:
+        """P("yes") against P("no") as the first word of the model's reply: one forward pass over the
+        prompt (its cached prefix reused), no sampling."""
+        import numpy as np
+
+        llm = self._load()
+        prompt = self.tokens(messages)
+        yes = {llm.tokenize(w.encode(), add_bos=False, special=False)[0] for w in ("yes", "Yes", " yes", " Yes")}
+        no = {llm.tokenize(w.encode(), add_bos=False, special=False)[0] for w in ("no", "No", " no", " No")}
+        with self._lock:
+            common = 0
+            for a, b in zip(llm.input_ids[:llm.n_tokens], prompt[:-1], strict=False):
+                if a != b:
+                    break
+                common += 1
+            llm.n_tokens = common  # eval() drops the cache after it and evaluates the rest
+            llm.eval(prompt[common:])
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).astype(np.float64)
+        top = max(logits[list(yes | no)])
+        p_yes, p_no = (float(np.exp(logits[list(ids)] - top).sum()) for ids in (yes, no))
+        return p_yes / (p_yes + p_no)
+
     def stream(self, messages: Sequence[Message], max_tokens: int, temperature: float) -> Iterator[str]:
         prompt = self.tokens(messages)
         if len(prompt) + max_tokens > self.n_ctx:  # prompt.py prevents this; never truncate silently

@@ -79,21 +79,31 @@ def diversify(rows: Sequence[int], article_of: Callable[[int], str], per_article
     return taken + [r for r in rows if r not in taken][: k - len(taken)]
 
 
-def idf_coverage(query_tokens: Sequence[str], passage: str, store: Store) -> float:
-    """Share of the question's IDF mass whose terms (or spelling variants) occur in the passage."""
+def term_weights(store: Store) -> Callable[[str], float]:
+    """A stemmed term's inverse document frequency in the index (BM25's idf): a name or a rare word
+    weighs more than "said" or "year". Terms the index lacks weigh most."""
     bm25 = store.bm25
     indptr = bm25.scores["indptr"]
     n_docs = max(int(bm25.scores["num_docs"]), 1)
-    present = set(lexical.tokens(passage))
-    total = got = 0.0
-    for term in dict.fromkeys(query_tokens):
+
+    def idf(term: str) -> float:
         tid = bm25.vocab_dict.get(term)
         df = int(indptr[tid + 1] - indptr[tid]) if tid is not None and tid + 1 < len(indptr) else 0
-        idf = math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
-        total += idf
-        vocab = getattr(bm25, "vocab_list", None) or []
+        return math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+
+    return idf
+
+
+def idf_coverage(query_tokens: Sequence[str], passage: str, store: Store) -> float:
+    """Share of the question's IDF mass whose terms (or spelling variants) occur in the passage."""
+    idf = term_weights(store)
+    present = set(lexical.tokens(passage))
+    vocab = getattr(store.bm25, "vocab_list", None) or []
+    total = got = 0.0
+    for term in dict.fromkeys(query_tokens):
+        total += idf(term)
         if term in present or any(v in present for v in lexical.variants(term, vocab)):
-            got += idf
+            got += idf(term)
     return got / total if total else 0.0
 
 

@@ -20,7 +20,7 @@ role in the next) plus the passage's headline, chosen as the window that states 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from qa import lexical, tuning
@@ -29,7 +29,30 @@ from qa import lexical, tuning
 FRAME = frozenset(lexical.tokens(
     "said says say saying told tell stated state states according reported reports report article articles "
     "source sources passage text mentioned mention noted added also however yes answer question approximately "
-    "roughly nearly almost estimated"))
+    "roughly nearly almost estimated where when who whom whose what which why how did does do were has have had "
+    "would can could"))
+# English irregular verb forms -> base form, so "met" states "meet" and "won" states "win" (a stemmer
+# leaves them apart). General English morphology, not a list drawn from any corpus.
+_IRREGULAR_TABLE = """
+arise arose arisen; be was were been; bear bore born; beat beat beaten; become became; begin began begun;
+bet bet; bid bid; bind bound; bite bit bitten; bleed bled; blow blew blown; break broke broken; bring brought;
+build built; burn burnt; buy bought; catch caught; choose chose chosen; come came; cost cost; creep crept;
+cut cut; deal dealt; dig dug; do did done; draw drew drawn; drink drank drunk; drive drove driven; eat ate eaten;
+fall fell fallen; feed fed; feel felt; fight fought; find found; flee fled; fly flew flown; forbid forbade;
+forget forgot forgotten; forgive forgave forgiven; freeze froze frozen; get got gotten; give gave given;
+go went gone; grow grew grown; hang hung; have had; hear heard; hide hid hidden; hit hit; hold held; hurt hurt;
+keep kept; know knew known; lay laid; lead led; leave left; lend lent; let let; lie lay lain; lose lost;
+make made; mean meant; meet met; pay paid; put put; quit quit; read read; ride rode ridden; ring rang rung;
+rise rose risen; run ran; say said; see saw seen; seek sought; sell sold; send sent; set set; shake shook shaken;
+shoot shot; show showed shown; shut shut; sing sang sung; sink sank sunk; sit sat; sleep slept; slide slid;
+speak spoke spoken; spend spent; split split; spread spread; stand stood; steal stole stolen; stick stuck;
+strike struck stricken; swear swore sworn; sweep swept; swim swam swum; take took taken; teach taught;
+tear tore torn; tell told; think thought; throw threw thrown; understand understood; wake woke woken;
+wear wore worn; win won; withdraw withdrew withdrawn; write wrote written"""
+IRREGULAR = {form: forms.split()[0] for forms in _IRREGULAR_TABLE.replace("\n", " ").split(";")
+             for form in forms.split()[1:]}
+# lower case only: "Rose" and "Won" may be names
+_IRREGULAR_WORD = re.compile(r"\b(" + "|".join(sorted(IRREGULAR, key=len, reverse=True)) + r")\b")
 NEGATION = re.compile(r"\b(not|no|never|none|nor|neither|without|n't|cannot|denied|denies|den(y|ies)|refused|"
                       r"rejected|ruled out)\b|n't\b", re.IGNORECASE)
 YES_NO = re.compile(r"^\s*(is|are|was|were|do|does|did|will|would|can|could|has|have|had|should|shall|may)\b",
@@ -48,15 +71,25 @@ class Verdict:
     evidence: tuple[int, int]  # the window's first and last sentence (indices into the sentences given)
     missing: tuple[str, ...] = ()  # what the claim adds that the evidence does not state
     reason: str = ""
+    on_topic: bool = False  # the window is about what was asked (most of the question's weight is in it)
+
+
+def base_forms(text: str) -> str:
+    """Irregular verb forms replaced by their base form.
+
+    >>> base_forms("They met and won.")
+    'They meet and win.'
+    """
+    return _IRREGULAR_WORD.sub(lambda m: IRREGULAR[m.group(0)], text)
 
 
 def content(text: str) -> set[str]:
-    """Stemmed content words without the words that only frame a claim.
+    """Stemmed content words (irregular verbs in their base form) without the words that only frame a claim.
 
     >>> sorted(content("Blinken said they met in Stockholm."))
-    ['blinken', 'met', 'stockholm']
+    ['blinken', 'meet', 'stockholm']
     """
-    return set(lexical.tokens(text)) - FRAME
+    return set(lexical.tokens(base_forms(text))) - FRAME
 
 
 def numbers(text: str) -> list[tuple[str, str]]:
@@ -99,8 +132,47 @@ def _question_names(question: str) -> set[str]:
     return names(question) | {w for w in lexical.tokens(question) if w in names(question.title())}
 
 
-def judge(claim: str, question: str, sentences: Sequence[str], headline: str = "") -> Verdict:
+@dataclass(frozen=True)
+class _Claim:
+    """A claim parsed once against its question, then tried against every window."""
+
+    text: str
+    yes_no: bool
+    new: frozenset[str]  # what it adds to the question
+    repeated: frozenset[str]  # the question's words it repeats
+    facts: frozenset[str]  # its new names, and its numbers
+    units: frozenset[tuple[str, str]]  # (number, unit) pairs
+    asked: tuple[tuple[str, float], ...]  # the question's content words and their weights
+    acronyms: tuple[tuple[re.Pattern[str], frozenset[str]], ...]  # "U.S." stands for "united", "state"
+
+
+def _acronyms(*texts: str) -> tuple[tuple[re.Pattern[str], frozenset[str]], ...]:
+    """Multi-word names with the pattern of their initials: "United States" is also "US" or "U.S."."""
+    out = []
+    for m in _NAME.finditer(" ".join(texts)):
+        words = m.group(0).split()
+        if len(words) > 1:
+            initials = r"\.?".join(w[0] for w in words)
+            out.append((re.compile(rf"\b{initials}\b\.?"), frozenset(lexical.tokens(m.group(0)))))
+    return tuple(out)
+
+
+def parse(claim: str, question: str, weight: Callable[[str], float] = lambda _: 1.0) -> _Claim:
+    asked = content(question)
+    words = content(claim)
+    yes_no = bool(YES_NO.match(question))
+    # a yes/no answer adds its polarity, so all of it must be stated; any other adds what was not asked
+    new = set(words) if yes_no else words - asked - _question_names(question)
+    return _Claim(claim, yes_no, frozenset(new), frozenset(words & asked),
+                  frozenset((names(claim) & new) | {n for n, _ in numbers(claim)}),
+                  frozenset((n, u) for n, u in numbers(claim) if u),
+                  tuple((w, weight(w)) for w in sorted(asked)), _acronyms(claim, question))
+
+
+def judge(claim: str, question: str, sentences: Sequence[str], headline: str = "",
+          weight: Callable[[str], float] = lambda _: 1.0) -> Verdict:
     """Whether some window of `sentences` (with the headline) states what `claim` adds to `question`.
+    `weight` gives a question word's weight (its IDF in the index: rare words decide what was asked).
 
     >>> s = ["Russia has massed 70,000 soldiers near the border.", "Talks resume in Geneva."]
     >>> judge("The US has sent 70,000 tanks to Ukraine.", "How many tanks has the US sent?", s).stated
@@ -110,38 +182,48 @@ def judge(claim: str, question: str, sentences: Sequence[str], headline: str = "
     >>> judge("Angela Merkel was replaced by Angela Merkel.", "Who replaced Angela Merkel?",
     ...       ["Angela Merkel met Olaf Scholz."]).reason
     'adds nothing to the question'
+    >>> judge("No, the United States is not seeking regime change.", "Is the United States seeking regime change?",
+    ...       ["The U.S. is not seeking regime change in Russia, Blinken said."]).stated
+    True
     """
-    asked = content(question)
-    words = content(claim)
-    # a yes/no answer adds its polarity, so all of it must be stated; any other adds what was not asked
-    new = set(words) if YES_NO.match(question) else words - asked - _question_names(question)
-    if not new:
+    parsed = parse(claim, question, weight)
+    if not parsed.new:
         return Verdict(False, 0.0, (0, 0), reason="adds nothing to the question")
-    facts = (names(claim) & new) | {n for n, _ in numbers(claim)}
-    units = {(n, u) for n, u in numbers(claim) if u}
     best = Verdict(False, -1.0, (0, 0))
     for lo in range(max(len(sentences), 1)):
-        hi = min(lo + tuning.SUPPORT_WINDOW, len(sentences)) - 1 if sentences else 0
-        window = " ".join([*sentences[lo:hi + 1], headline])
-        verdict = _judge_window(claim, question, window, new, words & asked, facts, units, (lo, max(hi, lo)))
+        hi = max(min(lo + tuning.SUPPORT_WINDOW, len(sentences)) - 1, lo)
+        verdict = _judge_window(parsed, " ".join([*sentences[lo:hi + 1], headline]), (lo, hi))
         if verdict.score > best.score:
             best = verdict
     return best
 
 
-def _judge_window(claim: str, question: str, window: str, new: set[str], repeated: set[str], facts: set[str],
-                  units: set[tuple[str, str]], span: tuple[int, int]) -> Verdict:
-    vocab = set(lexical.tokens(window)) | {n for n, _ in numbers(window)}
-    missing_facts = sorted(f for f in facts if not _present(f, vocab))
-    missing_units = sorted(f"{n} {u}" for n, u in units if not _present(u, vocab))
-    new_cover = sum(_present(w, vocab) for w in new) / len(new)
-    # the question's words the claim repeats tie the answer to what was asked ("defence secretary")
-    repeated_cover = sum(_present(w, vocab) for w in repeated) / len(repeated) if repeated else 1.0
-    missing = tuple(missing_facts + missing_units + sorted(w for w in new if not _present(w, vocab)))
+def _judge_window(c: _Claim, window: str, span: tuple[int, int]) -> Verdict:
+    vocab = set(lexical.tokens(base_forms(window))) | {n for n, _ in numbers(window)}
+    for pattern, stems in c.acronyms:
+        if pattern.search(window):
+            vocab |= stems
+
+    def share(words: Iterable[str]) -> float:
+        words = list(words)
+        return sum(_present(w, vocab) for w in words) / len(words) if words else 1.0
+
+    missing_facts = sorted(f for f in c.facts if not _present(f, vocab))
+    missing_units = sorted(f"{n} {u}" for n, u in c.units if not _present(u, vocab))
+    missing = tuple(missing_facts + missing_units + sorted(w for w in c.new if not _present(w, vocab)))
     if missing_facts or missing_units:
         return Verdict(False, 0.0, span, missing, "a name or number it adds is not in the passage")
+    new_cover = share(c.new)
+    # the question's words the claim repeats tie the answer to what was asked ("defence secretary")
+    repeated_cover = share(c.repeated)
+    # and the window must be about what was asked: most of the question's weight ("died", not "soldiers")
+    total = sum(w for _, w in c.asked)
+    asked_cover = sum(w for t, w in c.asked if _present(t, vocab)) / total if total else 1.0
     score = min(new_cover, repeated_cover)
-    if YES_NO.match(question) and bool(NEGATION.search(claim)) != bool(NEGATION.search(window)):
-        return Verdict(False, score * 0.5, span, missing, "the passage says the opposite")
+    on_topic = asked_cover >= tuning.SUPPORT_ASKED_MIN
+    if c.yes_no and bool(NEGATION.search(c.text)) != bool(NEGATION.search(window)):
+        return Verdict(False, score * 0.5, span, missing, "the passage says the opposite", on_topic)
     stated = new_cover >= tuning.SUPPORT_NEW_MIN and repeated_cover >= tuning.SUPPORT_REPEATED_MIN
-    return Verdict(stated, score, span, missing, "" if stated else "the passage does not state what it adds")
+    # among windows that state the claim, prefer one about what was asked
+    return Verdict(stated, score + 0.01 * on_topic, span, missing,
+                   "" if stated else "the passage does not state what it adds", on_topic)

@@ -16,3 +16,6 @@ SUPPORT_WINDOW = 2
 SUPPORT_NEW_MIN = 0.6
 # Share of the question's content words that the claim repeats which the window must contain too.
 SUPPORT_REPEATED_MIN = 0.5
+# IDF-weighted share of the question's content words the window must contain: the window that states
+# the answer is about what was asked ("How many soldiers died" is not answered by "70,000 soldiers massed").
+SUPPORT_ASKED_MIN = 0.6

@@ -98,6 +98,7 @@ class Citation:
     source: str | None = None
     also: tuple[str, ...] = ()  # other outlets that carried the same story
     missing: tuple[str, ...] = ()  # what the sentence adds that the passage does not state
+    on_topic: bool = False  # the supporting sentences are about what was asked, not only near it
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -15,7 +15,25 @@ from .fakes import HashEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "articles"
-EVAL = ROOT.parent / "shared" / "eval"
+EVAL = ROOT / "eval" / "seeds"  # the project's own copies of the seed question sets
+NEWS = [ROOT / "eval" / "newsA" / "articles", ROOT / "eval" / "newsB" / "articles"]
+
+
+def bulk_corpus(path: Path, records: int = 600) -> Path:
+    """A corpus.jsonl of `records` distinct articles made from the paragraphs of the repository's
+    news sets: enough text for a build that takes a minute, with nothing read from outside."""
+    import json
+    import re
+
+    paragraphs = [p.strip() for folder in NEWS for f in sorted(folder.glob("*.md"))
+                  for p in re.split(r"\n\s*\n", f.read_text(encoding="utf-8").split("---", 2)[-1])
+                  if len(p.split()) > 20]
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(records):
+            a, b = paragraphs[i % len(paragraphs)], paragraphs[(7 * i + 3) % len(paragraphs)]
+            out.write(json.dumps({"doc_id": f"bulk-{i:04d}", "title": f"Bulletin {i}: {a.split('.')[0][:60]}",
+                                  "text": f"{a}\n\n{b}\n\nBulletin number {i}."}) + "\n")
+    return path
 
 
 @pytest.fixture

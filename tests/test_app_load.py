@@ -33,7 +33,7 @@ from .live import ROOT, App, Corpus, copy_seed_articles, log_lines, qa_index, ru
 
 pytestmark = pytest.mark.slow
 
-SEEDS = [json.loads(line) for line in (ROOT.parent / "shared" / "eval" / "seeds_qa.jsonl").read_text().splitlines()
+SEEDS = [json.loads(line) for line in (ROOT / "eval" / "seeds" / "seeds_qa.jsonl").read_text().splitlines()
          if line.strip()]
 UNANSWERABLE = ["What is the boiling point of mercury?", "Who painted the Mona Lisa?",
                 "What is the capital of Australia?"]

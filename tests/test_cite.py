@@ -144,3 +144,21 @@ def test_a_paraphrase_that_states_the_answer_is_supported() -> None:
     _, cites = attribute("Blinken was speaking in Jerusalem [1].",
                          "Where was Blinken speaking when he said the US was not seeking regime change?", sources)
     assert cites[0].supported
+
+
+def test_an_answer_beside_the_question_is_stated_but_not_on_topic() -> None:
+    # true to its passage, but the passage is about massed soldiers, not dead ones
+    sources = [_hit("Russia has assembled approximately 70,000 soldiers near its border with Ukraine.")]
+    _, cites = attribute("Russia has assembled 70,000 soldiers near its border [1].",
+                         "How many Russian soldiers have died in Ukraine?", sources,
+                         lambda w: 3.0 if w == "die" else 1.0)
+    assert [(c.supported, c.on_topic) for c in cites] == [(True, False)]
+
+
+def test_irregular_verbs_and_initials_state_their_forms() -> None:
+    sources = [_hit("The U.S. is not seeking regime change in Russia. Blinken and Lavrov met in Stockholm.")]
+    _, cites = attribute("No, the United States is not seeking regime change [1].",
+                         "Is the United States seeking regime change in Russia?", sources)
+    assert cites[0].supported and cites[0].on_topic
+    _, cites = attribute("They meet in Stockholm [1].", "Where did Blinken and Lavrov meet?", sources)
+    assert cites[0].supported and cites[0].on_topic

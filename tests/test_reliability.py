@@ -16,11 +16,9 @@ from qa.build import build_index
 from qa.config import load
 from qa.store import read_manifest
 
-from .conftest import EVAL, ROOT, SEEDS
+from .conftest import ROOT, SEEDS, bulk_corpus
 from .fakes import HashEmbedder
 from .live import Corpus, app_env
-
-CLAPNQ = EVAL / "clapnq" / "corpus.jsonl"
 
 
 def _env(articles: Path, index: Path, **extra: str) -> dict[str, str]:
@@ -49,7 +47,7 @@ def test_sigkill_mid_build_keeps_the_previous_generation(tmp_path: Path, kill_af
     env = _env(articles, index, QA_EMBED_BACKEND="torch")
     first = json.loads(_qa("index", "--json", env=env).stdout)
     before = json.loads(_qa("status", "--json", env=env).stdout)
-    shutil.copy(CLAPNQ, articles / "clapnq.jsonl")  # ~600 more passages: a build of a minute or so
+    bulk_corpus(articles / "bulk.jsonl")  # 600 more articles: a build of a minute or so
     proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "index"], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(kill_after)
@@ -60,7 +58,7 @@ def test_sigkill_mid_build_keeps_the_previous_generation(tmp_path: Path, kill_af
         pytest.skip(f"the build finished within {kill_after} s on this machine")
     assert json.loads(_qa("status", "--json", env=env).stdout) == before
     search = json.loads(_qa("search", "Where did Blinken and Lavrov meet?", "--json", env=env).stdout)
-    assert search["hits"] and all(not h["article_id"].startswith("clapnq") for h in search["hits"])
+    assert search["hits"] and all(not h["article_id"].startswith("bulk") for h in search["hits"])
     import sqlite3
 
     cache = index / "embeddings.sqlite"
@@ -118,7 +116,7 @@ def test_bad_model_file_names_the_setting(tmp_path: Path, kind: str) -> None:
 def test_two_builds_at_once_the_second_refuses(tmp_path: Path) -> None:
     articles, index = tmp_path / "articles", tmp_path / "index"
     shutil.copytree(SEEDS, articles)
-    shutil.copy(CLAPNQ, articles / "clapnq.jsonl")
+    bulk_corpus(articles / "bulk.jsonl")
     env = _env(articles, index, QA_EMBED_BACKEND="torch")
     first = subprocess.Popen([sys.executable, "-m", "qa.cli", "index", "--json"], env=env, cwd=ROOT,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -130,7 +128,7 @@ def test_two_builds_at_once_the_second_refuses(tmp_path: Path) -> None:
     _one_line_error(second, "being built by pid", "wait")
     out, err = first.communicate(timeout=900)
     assert first.returncode == 0, err
-    assert json.loads(out)["added"] > 500  # the clapnq records, each an article
+    assert json.loads(out)["added"] > 500  # the bulk records, each an article
     assert read_manifest(index).articles > 500
 
 
