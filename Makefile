@@ -1,13 +1,14 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run    install into .venv, index articles/, serve the chat on http://127.0.0.1:7860
 #   make test   install into .venv (and Debian's chromium when missing), run ruff and every test
+#   make check  ruff and the quick tests (fakes only), for every commit
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run index status test chromium bench lint clean
+.PHONY: install run index status test check chromium bench lint clean
 
 LLAMA  := llama-cpp-python==0.3.36
 WHEELS := .wheels
@@ -48,6 +49,11 @@ lint: install
 test: install chromium
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
+
+# the quick tier for every commit: ruff and the tests that use the fakes (no real model, no browser)
+check: install
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -m "not slow and not browser"
 
 bench: install
 	$(PY) bench/index_throughput.py

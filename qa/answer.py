@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from datetime import date
 
 from qa import store as store_mod
+from qa import tuning
 from qa.cite import attribute, nearby, strip_markers
 from qa.config import Settings
 from qa.conversation import resolve
 from qa.embed import Embedder, make_embedder
 from qa.errors import QAError
 from qa.generate import Generator, llama_generator
+from qa.judge import Judge, confidence
 from qa.models import llm_model_path
 from qa.prompt import (
     REFUSAL,
@@ -145,9 +147,11 @@ class Engine:
     """Answers questions over the index of `settings.index_dir`."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None,
-                 generator: Generator | None = None):
+                 generator: Generator | None = None, judge: Judge | None = None):
         self.settings = settings
         self._embedder, self._generator = embedder, generator
+        # a generator given without a judge judges too when it can (the test fakes do)
+        self._judge = judge or (generator if hasattr(generator, "yes_probability") else None)
         self._store: store_mod.Store | None = None
         self._lock = threading.RLock()
 
@@ -165,6 +169,16 @@ class Engine:
                 s = self.settings
                 self._generator = llama_generator(llm_model_path(s), s.n_ctx, s.n_threads)
             return self._generator
+
+    @property
+    def judge(self) -> Judge:
+        """The bundled LLM in a small context of its own: judging must not evict the answering
+        context's cached system prompt."""
+        with self._lock:
+            if self._judge is None:
+                s = self.settings
+                self._judge = llama_generator(llm_model_path(s), tuning.JUDGE_CTX, s.n_threads)
+            return self._judge
 
     def warm_up(self) -> None:
         """Load the models and evaluate the system prompt: the first answer starts as fast as the rest."""
@@ -246,6 +260,9 @@ class Engine:
             text, citations = attribute(text, question, prompt.sources, term_weights(store))
             # not an answer unless a source states something it says, in sentences about what was asked
             refused = not any(c.supported and c.on_topic for c in citations)
+            if not refused and settings.judge:
+                yield Status("Checking the answer against the sources…")
+                refused = confidence(self.judge, question, citations, prompt.sources) < tuning.JUDGE_MIN
             if found.time.recency and not refused:
                 text = with_as_of(text, citations)
         if refused:  # say so plainly, and what the articles do say nearby

@@ -243,7 +243,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _add_answer_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--top-k", dest="top_k", type=int, help="passages given to the model (default 4)")
+    p.add_argument("--top-k", dest="top_k", type=int, help="passages given to the model (QA_TOP_K, default 3)")
     p.add_argument("--temperature", type=float)
     p.add_argument("--max-tokens", dest="max_tokens", type=int, help="answer length budget")
     p.add_argument("--no-gate", dest="gate", action="store_false", default=None,

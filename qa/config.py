@@ -48,6 +48,7 @@ class Settings:
     passage_words: int = 40  # the best-matching sentences of each passage, up to this many words; 0: whole passages
     lead_sentences: int = 3  # an article's first passage near its top also offers its lead's sentences; 0: off
     follow_sentence: bool = True  # a passage also offers the next sentence in its paragraph (a quote after it)
+    judge: bool = True  # the LLM reads an accepted answer against its cited sentences before it is shown
     source_ratio: float = 0.6  # drop a passage whose best sentence scores below this share of the best one's
     n_ctx: int = 4096
     threads: int = 0  # 0 = all cores

@@ -39,7 +39,10 @@ class HashEmbedder:
 class ScriptedGenerator:
     """Replies from a script (or a function of the prompt); counts a token per word."""
 
-    def __init__(self, replies: Sequence[str] | None = None, n_ctx: int = 4096, reply_fn=None):  # type: ignore[no-untyped-def]
+    def __init__(self, replies: Sequence[str] | None = None, n_ctx: int = 4096, reply_fn=None,  # type: ignore[no-untyped-def]
+                 yes: float = 1.0):
+        self.yes = yes  # what the judge says of every answer
+        self.judged: list[Sequence[Message]] = []
         self.replies = list(replies or [])
         self.reply_fn = reply_fn
         self.n_ctx = n_ctx
@@ -53,3 +56,7 @@ class ScriptedGenerator:
         reply = self.reply_fn(messages) if self.reply_fn else self.replies.pop(0)
         for word in reply.split(" ")[:max_tokens]:
             yield word + " "
+
+    def yes_probability(self, messages: Sequence[Message]) -> float:
+        self.judged.append(messages)
+        return self.yes

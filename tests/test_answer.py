@@ -100,3 +100,20 @@ def test_warm_up_primes_the_opening_every_prompt_shares(built: Settings, fake_em
     assert prompt[0] == system  # the constant system prompt ...
     opening = user["content"][: user["content"].index("Sources:\n") + len("Sources:\n")]
     assert prompt[-1]["content"].startswith(opening) and len(opening) > 40  # ... and the instruction after it
+
+
+def test_an_answer_the_judge_does_not_find_in_its_sentences_becomes_a_refusal(built: Settings,
+                                                                              fake_embedder: HashEmbedder) -> None:
+    reply = "Brinken and Lavrov met in Stockholm, Sweden on December 2 [1]."
+    doubtful = ScriptedGenerator([reply], yes=0.2)
+    answer = Engine(built, fake_embedder, doubtful).answer("Where did Blinken and Lavrov meet on December 2?")
+    assert answer.refused and answer.text.startswith("The articles do not say.")
+    # both readings were asked, over the cited sentences only: the claim, then the question
+    assert len(doubtful.judged) == 2 and "Stockholm" in doubtful.judged[0][-1]["content"]
+    assert "Question: Where did Blinken" in doubtful.judged[1][-1]["content"]
+    trusting = ScriptedGenerator([reply], yes=0.9)
+    assert not Engine(built, fake_embedder, trusting).answer("Where did Blinken and Lavrov meet on December 2?").refused
+    unjudged = ScriptedGenerator([reply], yes=0.2)
+    off = built.replace(judge=False)
+    assert not Engine(off, fake_embedder, unjudged).answer("Where did Blinken and Lavrov meet on December 2?").refused
+    assert unjudged.judged == []

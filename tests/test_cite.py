@@ -151,7 +151,7 @@ def test_an_answer_beside_the_question_is_stated_but_not_on_topic() -> None:
     sources = [_hit("Russia has assembled approximately 70,000 soldiers near its border with Ukraine.")]
     _, cites = attribute("Russia has assembled 70,000 soldiers near its border [1].",
                          "How many Russian soldiers have died in Ukraine?", sources,
-                         lambda w: 3.0 if w == "die" else 1.0)
+                         lambda w: 10.0 if w == "die" else 1.0)
     assert [(c.supported, c.on_topic) for c in cites] == [(True, False)]
 
 

@@ -63,6 +63,18 @@ def test_world_cup_is_refused(engine: Engine) -> None:
     assert "France" not in answer.text
 
 
+@pytest.mark.parametrize("question", ["How many tanks has the United States sent to Ukraine?",
+                                      "Who replaced Angela Merkel as German chancellor?"])
+def test_an_on_topic_question_the_articles_do_not_answer_is_refused_with_what_they_say(engine: Engine,
+                                                                                     question: str) -> None:
+    # the passages speak of 70,000 soldiers and of Germany, never of tanks sent or of a successor
+    answer = engine.answer(question)
+    assert answer.refused, answer.text
+    assert answer.text.startswith(("The articles do not say", "The indexed articles do not cover")), answer.text
+    assert all(c.snippet in answer.text for c in answer.citations)  # what they say nearby, quoted
+    assert "tanks" not in answer.text.split("Nearby")[0] and "replaced" not in answer.text.split("Nearby")[0]
+
+
 CONVERSATIONS = [json.loads(line) for line in (EVAL / "seeds_conversations.jsonl").read_text().splitlines()
                  if line.strip()]
 

@@ -156,15 +156,14 @@ def test_several_sets_report_each_and_the_whole(built: Settings, fake_embedder: 
     news, more, whole = (result["sets"]["news"]["summary"], result["sets"]["more"]["summary"], result["summary"])
     assert (news["questions"], more["questions"], whole["questions"]) == (2, 3, 5)
     assert (news["refused_unanswerable_n"], news["fabricated"], news["wrong_supported"]) == (1, 0, 0)
-    # the treaty question is refused although the fake model answers it: the passage that states the
-    # meeting says nothing of a treaty (the support check's "about what was asked")
-    assert (more["refused_unanswerable_n"], more["fabricated"], more["wrong_supported"]) == (1, 0, 1)
-    assert (whole["fabricated"], whole["fabrication_rate"], whole["wrong_supported"]) == (0, 0.0, 1)
+    # the fake model answers the treaty question from the meeting passage and its judge says yes to all
+    assert (more["refused_unanswerable_n"], more["fabricated"], more["wrong_supported"]) == (0, 1, 1)
+    assert (whole["fabricated"], whole["fabrication_rate"], whole["wrong_supported"]) == (1, 0.5, 1)
     assert whole["grounded_rate"] == 1.0 and whole["answer_accuracy"] == round(2 / 3, 4)
     lines = markdown_table(result).splitlines()
     assert [line.split("|")[1].strip() for line in lines[2:]] == ["news", "more", "all"]
     cells = [c.strip() for c in lines[3].split("|")[2:-1]]  # the "more" row
-    assert cells[:7] == ["3", "0.50", "1.00", "1/1", "0/2", "0", "1"]
+    assert cells[:7] == ["3", "0.50", "1.00", "0/1", "0/2", "1", "1"]
 
     single = evaluate_sets([one], built, embedder=fake_embedder, generator=gen)
     assert set(single) == {"summary", "records"}  # the one-file contract is unchanged
