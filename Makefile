@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run index status test check chromium bench lint clean
+.PHONY: install run index status test check screenshot chromium bench lint clean
 
 LLAMA  := llama-cpp-python==0.3.36
 WHEELS := .wheels
@@ -49,6 +49,10 @@ lint: install
 test: install chromium
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
+
+# refresh the README's picture from the browser test that opens a citation
+screenshot: install chromium
+	QA_SCREENSHOT=$(CURDIR)/docs/screenshot.png $(PY) -m pytest -q tests/test_app_e2e.py -k citation_click
 
 # the quick tier for every commit: ruff and the tests that use the fakes (no real model, no browser)
 check: install

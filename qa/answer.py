@@ -47,6 +47,9 @@ REFUSAL_PATTERN = re.compile(
     re.IGNORECASE)
 
 
+# The model answered, but the checks found no source stating it: refused, in words that do not claim
+# the articles are silent.
+UNVERIFIED = "The articles do not clearly state an answer: no source was found to say it."
 UNGROUNDED = "No cited passage clearly supports this answer: check the sources before repeating it."
 
 
@@ -132,13 +135,15 @@ def gate_message(hits: Sequence[Hit]) -> str:
     return "\n".join(lines)
 
 
-def honest_refusal(question: str, sources: Sequence[Hit]) -> tuple[str, list[Citation]]:
-    """"The articles do not say", then the sentences of the sources closest to the question, quoted
-    and cited, so the reader sees what the articles do say nearby."""
+def honest_refusal(question: str, sources: Sequence[Hit], checked: bool = False) -> tuple[str, list[Citation]]:
+    """The plain refusal, then the sentences of the sources closest to the question, quoted and cited,
+    so the reader sees what the articles do say nearby. `checked`: the model answered, but no source
+    was found to state its answer, which is not the same as the articles not saying it."""
     near = nearby(question, sources)
+    head = UNVERIFIED if checked else REFUSAL
     if not near:
-        return REFUSAL, []
-    lines = [f"{REFUSAL} Nearby, they say:"]
+        return head, []
+    lines = [f"{head} {'The passages closest to the question say' if checked else 'Nearby, they say'}:"]
     lines += [f"- “{c.snippet}” [{c.n}]" for c in near]
     return "\n".join(lines), near
 
@@ -254,7 +259,7 @@ class Engine:
         finally:
             stream.close()  # frees the model for the next question, also when the reader stops this one
         text = drop_repeats("".join(pieces))
-        refused = is_refusal(text)
+        refused = said_so = is_refusal(text)
         citations: list[Citation] = []
         if not refused:
             text, citations = attribute(text, question, prompt.sources, term_weights(store))
@@ -266,7 +271,7 @@ class Engine:
             if found.time.recency and not refused:
                 text = with_as_of(text, citations)
         if refused:  # say so plainly, and what the articles do say nearby
-            text, citations = honest_refusal(question, prompt.sources)
+            text, citations = honest_refusal(question, prompt.sources, checked=not said_so)
         timings = Timings(found.ms, ttft, _ms(started), prompt.tokens, len(pieces))  # one piece per token
         yield Done(Answer(text, tuple(citations), found.hits, refused, timings, question, found.query, True,
                           prompt.sources))

@@ -26,7 +26,7 @@ from qa.config import Settings
 from qa.dedup import group_articles
 from qa.embed import Embedder, make_embedder
 from qa.errors import IndexBusy, IndexMissing, QAError
-from qa.types import Article, BuildSummary, Chunk
+from qa.types import Article, BuildSummary, Chunk, Skipped
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +142,15 @@ def _embed_all(texts: Sequence[str], keys: Sequence[str], embedder: Embedder,
     return matrix.astype(np.float32), len(missing)
 
 
+def _nothing_to_index(articles_dir: Path, skipped: Sequence[Skipped]) -> QAError:
+    if not skipped:
+        return QAError(f"no article files in {articles_dir}: put articles there (.txt, .md, .html, .json, "
+                       ".jsonl, .pdf); the previous index, if any, is unchanged.")
+    reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5]) + ("; ..." if len(skipped) > 5 else "")
+    return QAError(f"no article in {articles_dir} could be indexed ({len(skipped)} skipped: {reasons}): fix or "
+                   "replace those files; the previous index, if any, is unchanged.")
+
+
 def build_index(settings: Settings, rebuild: bool = False, progress: Progress = _no_progress,
                 embedder: Embedder | None = None, lock_wait: float = 0.0) -> BuildSummary:
     """Build (or update) the index of `settings.articles_dir` in `settings.index_dir`."""
@@ -157,6 +166,8 @@ def build_index(settings: Settings, rebuild: bool = False, progress: Progress = 
                                                  int(settings.max_file_mb * 2**20))
         for _ in skipped:  # ingest has logged each with its reason
             progress("skip", 0, 0)
+        if not articles:  # nothing to index: say why, and leave the live generation as it is
+            raise _nothing_to_index(articles_dir, skipped)
         embedder = embedder or make_embedder(settings)
         model = embedder.name  # the embedder actually in use: its vectors are what the index holds
         previous = _previous(settings, rebuild, model)

@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".pdf")
 SIDECAR = "metadata.jsonl"  # optional per-file metadata overrides in the articles folder
 MB = 2**20
+COLLECTIONS = (".json", ".jsonl")  # files of many articles
+COLLECTION_MAX_BYTES = 4 * 2**30  # an archive export of a few GB is read whole into memory
 
 _HEADLINE_MAX_WORDS = 25  # a longer first line is a lede, not a headline
 _LEDE_TITLE_WORDS = 16  # a title cut from a lede keeps this many words
@@ -521,13 +523,19 @@ def _parse_file(path: Path, rel: str, max_bytes: int) -> list[_Draft | Skipped]:
             raise _Unusable("file not found")
         if suffix not in SUFFIXES:
             raise _Unusable(f"unsupported type ({suffix or 'no suffix'})")
-        data = _read(path, max_bytes)
+        # a collection holds many articles: QA_MAX_FILE_MB is then a limit on each record
+        data = _read(path, COLLECTION_MAX_BYTES if suffix in COLLECTIONS else max_bytes)
         if suffix == ".pdf":
             return _parse_pdf(data, rel)
         text = _decode(data)
         if not text.strip():
             raise _Unusable("empty file")
-        return _TEXT_PARSERS[suffix](text, rel)
+        found = _TEXT_PARSERS[suffix](text, rel)
+        if suffix in COLLECTIONS:
+            found = [Skipped(f"{rel}:{d.id}", f"record too large: {_size(len(d.text.encode()))} > "
+                             f"{_size(max_bytes)} limit (set QA_MAX_FILE_MB)")
+                     if isinstance(d, _Draft) and len(d.text.encode()) > max_bytes else d for d in found]
+        return found
     except _Unusable as exc:
         return [Skipped(rel, str(exc))]
     except RecursionError:

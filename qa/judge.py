@@ -46,12 +46,15 @@ def reading(judge: Judge, evidence: str, question: str, claim: str) -> float:
 
 
 def evidence(citation: Citation, source: Hit) -> str:
-    """The cited sentence with the sentence before and after it in its passage."""
+    """The headline, then the cited sentence with the sentence before and after it in its passage.
+    The headline names the story ("Kestrel Ridge fire") that the sentences only refer to: without it
+    the judge doubted 4 of 4 correct answers in a check of 10 answers, with it 1 (the 6 wrong ones
+    scored about the same)."""
     text = source.chunk.text
     spans = sentence_spans(text) or [(0, len(text))]
     at = citation.snippet_start - source.chunk.start
     i = next((k for k, (a, b) in enumerate(spans) if a <= at < b), 0)
-    return text[spans[max(i - 1, 0)][0]:spans[min(i + 1, len(spans) - 1)][1]]
+    return f"{source.title}. {text[spans[max(i - 1, 0)][0]:spans[min(i + 1, len(spans) - 1)][1]]}"
 
 
 def confidence(judge: Judge, question: str, citations: Sequence[Citation], sources: Sequence[Hit],

@@ -45,7 +45,7 @@ def test_model_refusal_is_detected(built: Settings, fake_embedder: HashEmbedder)
     gen = ScriptedGenerator(["The articles do not say."])
     answer = Engine(built, fake_embedder, gen).answer("What did Blinken say about sanctions on Russia?")
     # refused, and what the articles say nearby is quoted with its citation
-    assert answer.refused and answer.text.startswith("The articles do not say.")
+    assert answer.refused and answer.text.startswith("The articles do not say. Nearby, they say:")
     assert answer.citations and all(c.snippet in answer.text for c in answer.citations)
 
 
@@ -107,7 +107,7 @@ def test_an_answer_the_judge_does_not_find_in_its_sentences_becomes_a_refusal(bu
     reply = "Brinken and Lavrov met in Stockholm, Sweden on December 2 [1]."
     doubtful = ScriptedGenerator([reply], yes=0.2)
     answer = Engine(built, fake_embedder, doubtful).answer("Where did Blinken and Lavrov meet on December 2?")
-    assert answer.refused and answer.text.startswith("The articles do not say.")
+    assert answer.refused and answer.text.startswith("The articles do not clearly state an answer")
     # both readings were asked, over the cited sentences only: the claim, then the question
     assert len(doubtful.judged) == 2 and "Stockholm" in doubtful.judged[0][-1]["content"]
     assert "Question: Where did Blinken" in doubtful.judged[1][-1]["content"]

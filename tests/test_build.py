@@ -12,7 +12,7 @@ import pytest
 from qa import store
 from qa.build import build_index, build_lock
 from qa.config import Settings
-from qa.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
+from qa.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing, QAError
 
 from .fakes import HashEmbedder
 
@@ -143,3 +143,30 @@ def test_embedding_cache_survives_and_prunes(tmp_path: Path) -> None:
     assert set(cache.get(["a", "b"])) == {"b"}
     cache.close()
     assert sqlite3.connect(tmp_path / "e.sqlite").execute("select count(*) from vectors").fetchone()[0] == 1
+
+
+def test_a_folder_of_unreadable_files_says_why_and_keeps_the_previous_index(settings: Settings,
+                                                                             fake_embedder: HashEmbedder) -> None:
+    first = build_index(settings, embedder=fake_embedder)
+    for path in settings.articles_dir.iterdir():
+        path.unlink()
+    (settings.articles_dir / "empty.txt").write_text("")
+    (settings.articles_dir / "binary.md").write_bytes(b"\x00\x01\x02" * 100)
+    with pytest.raises(QAError) as caught:
+        build_index(settings, embedder=fake_embedder)
+    message = str(caught.value)
+    assert "could be indexed" in message and "empty.txt: empty file" in message and "binary.md" in message
+    assert store.read_manifest(settings.index_dir).generation == first.generation  # still serving
+
+
+def test_the_size_limit_of_a_collection_is_per_record(settings: Settings, fake_embedder: HashEmbedder) -> None:
+    for path in settings.articles_dir.iterdir():
+        path.unlink()
+    records = [{"doc_id": f"r{i}", "title": f"Report {i}", "text": f"Council meeting number {i} approved "
+                f"budget line {i} for the harbour. " * 12} for i in range(60)]
+    records.append({"doc_id": "huge", "title": "Huge", "text": "word " * 5000})
+    (settings.articles_dir / "export.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    small = settings.replace(max_file_mb=0.02)  # 20 KB: the file is ~60 KB, each record ~1 KB
+    summary = build_index(small, embedder=fake_embedder)
+    assert summary.articles == 60
+    assert [s.reason.split(":")[0] for s in summary.skipped] == ["record too large"]

@@ -70,9 +70,10 @@ def test_an_on_topic_question_the_articles_do_not_answer_is_refused_with_what_th
     # the passages speak of 70,000 soldiers and of Germany, never of tanks sent or of a successor
     answer = engine.answer(question)
     assert answer.refused, answer.text
-    assert answer.text.startswith(("The articles do not say", "The indexed articles do not cover")), answer.text
+    assert answer.text.startswith(("The articles do not", "The indexed articles do not cover")), answer.text
     assert all(c.snippet in answer.text for c in answer.citations)  # what they say nearby, quoted
-    assert "tanks" not in answer.text.split("Nearby")[0] and "replaced" not in answer.text.split("Nearby")[0]
+    first_line = answer.text.splitlines()[0]
+    assert "tanks" not in first_line and "replaced" not in first_line
 
 
 CONVERSATIONS = [json.loads(line) for line in (EVAL / "seeds_conversations.jsonl").read_text().splitlines()
