@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from qa import lexical, tuning
+from qa.timeq import RECENCY
 
 # Words that frame a claim without stating anything: "X said", "according to the article".
 FRAME = frozenset(lexical.tokens(
@@ -158,7 +159,8 @@ def _acronyms(*texts: str) -> tuple[tuple[re.Pattern[str], frozenset[str]], ...]
 
 
 def parse(claim: str, question: str, weight: Callable[[str], float] = lambda _: 1.0) -> _Claim:
-    asked = content(question)
+    # "latest", "currently": time words choose among articles (retrieval's job), no passage states them
+    asked = content(RECENCY.sub(" ", question))
     words = content(claim)
     yes_no = bool(YES_NO.match(question))
     # a yes/no answer adds its polarity, so all of it must be stated; any other adds what was not asked
