@@ -187,7 +187,8 @@ class Engine:
 
     def warm_up(self) -> None:
         """Load the models and evaluate the system prompt: the first answer starts as fast as the rest."""
-        for part in (self.embedder, self.generator):
+        parts = (self.embedder, self.generator, *((self.judge,) if self.settings.judge else ()))
+        for part in parts:  # the judge's context too: the first answer must not wait for it
             warm = getattr(part, "warm_up", None)
             if warm is not None:
                 warm()

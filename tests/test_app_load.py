@@ -434,7 +434,7 @@ def test_planted_markup_in_an_article_never_runs_from_the_chat_viewer(page: Page
     for i in range(answer.locator("a.cite").count()):
         answer.locator("a.cite").nth(i).click()
     opened = page.locator("#sources a.open-article")
-    assert opened.count() >= 1, page.inner_text("#sources")
+    assert opened.count() >= 1, page.inner_text("#sources") + page.inner_text("#chat")
     shown = ""
     for i in range(opened.count()):  # a citation card or a closest article of a refusal
         opened.nth(i).click()
