@@ -134,6 +134,9 @@ def _ask_in_chat(page: Page, question: str) -> None:
     page.click("#new-chat")
     page.wait_for_function("() => !document.querySelector('#chat .bot, #chat .user')", timeout=30_000)
     page.fill("#question textarea", question)
+    page.wait_for_timeout(500)  # New chat's reply empties the box; under load it can arrive after the fill
+    if page.input_value("#question textarea") != question:
+        page.fill("#question textarea", question)
     page.click("#ask-btn")
     page.wait_for_function(ANSWER_OR_ERROR, timeout=ANSWER_MS)
 
