@@ -239,16 +239,13 @@ def render_sources(answer: Answer | None, k: int, selected: int | None = None) -
         timing += f" · first token {t.ttft_ms / 1000:.1f} s"
     timing += f" · total {t.total_ms / 1000:.1f} s"
     head = f'<div class="sources-head">Answer {k + 1} · {esc(timing)}</div>'
-    if answer.refused and answer.citations:  # what the articles say nearby, each passage as a card
-        by_n = _by_number(answer)
-        cards = [render_source_card(k, n, by_n[n], answer, selected == n) for n in sorted(by_n)]
-        return (f'{head}<div class="refused">No answer: no source states it. The passages closest to the '
-                f"question:</div>" + "".join(cards))
-    if answer.refused or not answer.citations:
+    if not answer.citations:
         why = ("No answer: the articles do not cover this question." if answer.refused else
                "The answer cites no source: check it against the closest articles.")
         return (f'{head}<div class="refused">{why} The closest articles were:</div>'
                 f"{render_closest(k, answer.hits)}")
+    if answer.refused:  # the passages quoted as what the articles say nearby
+        head += '<div class="refused">No answer: no source states it. The passages closest to the question:</div>'
     by_n = _by_number(answer)
     cards = [render_source_card(k, n, by_n[n], answer, selected == n) for n in sorted(by_n)]
     return head + "".join(cards)

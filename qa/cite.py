@@ -89,15 +89,22 @@ def _highlight(claim: str, p: _Passage, verdict: Verdict) -> tuple[int, int]:
     return p.spans[best]
 
 
-def _citation(p: _Passage, sentence: str, question: str, posthoc: bool, weight: Weight) -> Citation:
-    verdict = support.judge(sentence, question, p.sentences, p.hit.title, weight)
-    a, b = _highlight(sentence, p, verdict)
+def _cite(p: _Passage, span: tuple[int, int], sentence: str, supported: bool, support: float,
+          posthoc: bool = False, missing: tuple[str, ...] = (), on_topic: bool = False) -> Citation:
+    """Passage p cited for `sentence`, its sentence at `span` (offsets in the passage) highlighted."""
+    a, b = span
     c = p.hit.chunk
     return Citation(n=p.n, article_id=c.article_id, title=p.hit.title, chunk_id=c.id, start=c.start, end=c.end,
                     snippet=c.text[a:b], snippet_start=c.start + a, snippet_end=c.start + b,
-                    supported=verdict.stated, support=round(max(verdict.score, 0.0), 4), sentence=sentence,
-                    posthoc=posthoc, published=p.hit.published, url=p.hit.url, score=p.hit.score,
-                    source=p.hit.source, also=p.hit.also, missing=verdict.missing, on_topic=verdict.on_topic)
+                    supported=supported, support=support, sentence=sentence, posthoc=posthoc,
+                    published=p.hit.published, url=p.hit.url, score=p.hit.score, source=p.hit.source,
+                    also=p.hit.also, missing=missing, on_topic=on_topic)
+
+
+def _citation(p: _Passage, sentence: str, question: str, posthoc: bool, weight: Weight) -> Citation:
+    verdict = support.judge(sentence, question, p.sentences, p.hit.title, weight)
+    return _cite(p, _highlight(sentence, p, verdict), sentence, verdict.stated, round(max(verdict.score, 0.0), 4),
+                 posthoc, verdict.missing, verdict.on_topic)
 
 
 def _with_markers(sentence: str, numbers: Sequence[int]) -> str:
@@ -146,12 +153,6 @@ def nearby(question: str, sources: Sequence[Hit], most: int = 2) -> list[Citatio
         shared = [len(asked & support.content(s)) for s in p.sentences]
         i = max(range(len(shared)), key=lambda j: shared[j])
         if shared[i]:
-            a, b = p.spans[i]
-            c = p.hit.chunk
-            found.append((shared[i], Citation(
-                n=p.n, article_id=c.article_id, title=p.hit.title, chunk_id=c.id, start=c.start, end=c.end,
-                snippet=c.text[a:b].strip(), snippet_start=c.start + a, snippet_end=c.start + b, supported=True,
-                support=1.0, sentence=c.text[a:b].strip(), published=p.hit.published, url=p.hit.url,
-                score=p.hit.score, source=p.hit.source, also=p.hit.also)))
+            found.append((shared[i], _cite(p, p.spans[i], p.sentences[i].strip(), True, 1.0)))
     found.sort(key=lambda x: -x[0])  # stable: among equals the better-ranked source first
     return [c for _, c in found[:most]]

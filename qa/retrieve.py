@@ -101,9 +101,10 @@ def idf_coverage(query_tokens: Sequence[str], passage: str, store: Store) -> flo
     vocab = getattr(store.bm25, "vocab_list", None) or []
     total = got = 0.0
     for term in dict.fromkeys(query_tokens):
-        total += idf(term)
+        weight = idf(term)
+        total += weight
         if term in present or any(v in present for v in lexical.variants(term, vocab)):
-            got += idf(term)
+            got += weight
     return got / total if total else 0.0
 
 

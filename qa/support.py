@@ -124,15 +124,6 @@ def names(text: str) -> set[str]:
     return found
 
 
-def _present(word: str, vocab: set[str]) -> bool:
-    return word in vocab or bool(lexical.variants(word, sorted(vocab)))
-
-
-def _question_names(question: str) -> set[str]:
-    """Every word of a name the question mentions, so "Antony Blinken" adds nothing to "Blinken"."""
-    return names(question) | {w for w in lexical.tokens(question) if w in names(question.title())}
-
-
 @dataclass(frozen=True)
 class _Claim:
     """A claim parsed once against its question, then tried against every window."""
@@ -164,7 +155,8 @@ def parse(claim: str, question: str, weight: Callable[[str], float] = lambda _: 
     words = content(claim)
     yes_no = bool(YES_NO.match(question))
     # a yes/no answer adds its polarity, so all of it must be stated; any other adds what was not asked
-    new = set(words) if yes_no else words - asked - _question_names(question)
+    # not asked either: the question's words as typed ("latest", "met"), which `content` drops or maps
+    new = set(words) if yes_no else words - asked - set(lexical.tokens(question))
     return _Claim(claim, yes_no, frozenset(new), frozenset(words & asked),
                   frozenset((names(claim) & new) | {n for n, _ in numbers(claim)}),
                   frozenset((n, u) for n, u in numbers(claim) if u),
@@ -205,14 +197,18 @@ def _judge_window(c: _Claim, window: str, span: tuple[int, int]) -> Verdict:
     for pattern, stems in c.acronyms:
         if pattern.search(window):
             vocab |= stems
+    ordered = sorted(vocab)  # once per window: every word not found is looked up for spelling variants
+
+    def present(word: str) -> bool:
+        return word in vocab or bool(lexical.variants(word, ordered))
 
     def share(words: Iterable[str]) -> float:
         words = list(words)
-        return sum(_present(w, vocab) for w in words) / len(words) if words else 1.0
+        return sum(present(w) for w in words) / len(words) if words else 1.0
 
-    missing_facts = sorted(f for f in c.facts if not _present(f, vocab))
-    missing_units = sorted(f"{n} {u}" for n, u in c.units if not _present(u, vocab))
-    missing = tuple(missing_facts + missing_units + sorted(w for w in c.new if not _present(w, vocab)))
+    missing_facts = sorted(f for f in c.facts if not present(f))
+    missing_units = sorted(f"{n} {u}" for n, u in c.units if not present(u))
+    missing = tuple(missing_facts + missing_units + sorted(w for w in c.new if not present(w)))
     if missing_facts or missing_units:
         return Verdict(False, 0.0, span, missing, "a name or number it adds is not in the passage")
     new_cover = share(c.new)
@@ -220,7 +216,7 @@ def _judge_window(c: _Claim, window: str, span: tuple[int, int]) -> Verdict:
     repeated_cover = share(c.repeated)
     # and the window must be about what was asked: most of the question's weight ("died", not "soldiers")
     total = sum(w for _, w in c.asked)
-    asked_cover = sum(w for t, w in c.asked if _present(t, vocab)) / total if total else 1.0
+    asked_cover = sum(w for t, w in c.asked if present(t)) / total if total else 1.0
     score = min(new_cover, repeated_cover)
     on_topic = asked_cover >= tuning.SUPPORT_ASKED_MIN
     if c.yes_no and bool(NEGATION.search(c.text)) != bool(NEGATION.search(window)):
