@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import re
 
-_MONTH = (r"(January|February|March|April|May|June|July|August|September|October|November|December|"
-          r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?")
-_WEEKDAY = r"(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+from qa.timeq import MONTH, WEEKDAY
+
 _NUMBER_WORDS = r"(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|billion|half)"
 
 # question pattern -> how the answer looks in a sentence (a group named "name" is checked against the question)
@@ -21,7 +20,7 @@ _TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"^\s*where\b|\bin which (city|country|town|place)\b", re.I),
      re.compile(r"\b(in|at|to|from|near|outside)\s+(the\s+)?(?P<name>[A-Z][\w’'-]+)")),
     (re.compile(r"^\s*when\b|\bwhat (date|day|month|year|time)\b|\bon which (date|day)\b", re.I),
-     re.compile(rf"\b(?P<name>{_MONTH}|{_WEEKDAY}|(19|20)\d\d|yesterday|today|last (week|month|year))\b")),
+     re.compile(rf"\b(?P<name>{MONTH}|{WEEKDAY}|(19|20)\d\d|yesterday|today|last (week|month|year))\b")),
     (re.compile(r"\bhow (many|much|long|far|old)\b|\bwhat (percentage|percent|share|number|amount)\b", re.I),
      re.compile(rf"(?P<name>\d[\d,.]*|\b{_NUMBER_WORDS}\b)", re.I)),
     (re.compile(r"^\s*(who(m|se)?|which)\b|\bwhich \w+", re.I),  # "which <noun>" asks for a name

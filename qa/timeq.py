@@ -16,12 +16,16 @@ from datetime import date, timedelta
 
 from qa import lexical
 
-MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
-MONTHS |= {m.lower(): i for i, m in enumerate(calendar.month_abbr) if m}
-MONTHS["sept"] = 9
-_MONTH = r"(january|february|march|april|may|june|july|august|september|october|november|december|" \
-         r"jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\.?"
-MONTH_YEAR = re.compile(rf"\b(?:in|during|from|of|since)\s+{_MONTH}\s+(\d{{4}})\b", re.I)
+# The one table of month and weekday names (English, as the articles are: not the locale's calendar).
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December")
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTHS = {name.lower(): i for i, name in enumerate(MONTH_NAMES, 1)}
+MONTHS |= {name[:3].lower(): i for i, name in enumerate(MONTH_NAMES, 1)} | {"sept": 9}
+# any month, full or abbreviated ("Sept."), longest first; case as written: callers add re.I
+MONTH = rf"({'|'.join(sorted((n.title() for n in MONTHS), key=len, reverse=True))})\.?"
+WEEKDAY = f"({'|'.join(WEEKDAY_NAMES)})"
+MONTH_YEAR = re.compile(rf"\b(?:in|during|from|of|since)\s+{MONTH}\s+(\d{{4}})\b", re.I)
 YEAR = re.compile(r"\b(?:in|during|of)\s+((?:19|20)\d{2})\b(?:\s+(\w+))?", re.I)
 PAST_N = re.compile(r"\b(?:past|last)\s+(\d{1,3})\s+(day|week|month|year)s?\b", re.I)
 RECENCY = re.compile(r"\b(latest|most recent(ly)?|newest|recently|currently|current|now|still|as of|"
