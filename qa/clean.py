@@ -25,9 +25,9 @@ _SPACES = re.compile(r"[^\S\n]+")  # any whitespace except the newline
 _END = r"[\s.:!…>»›*|-]*"
 # Leading bullet a teaser line may start with: "• Read also: ...".
 _BULLET = r"(?:[•·*>»\-–—]\s*)?"
-_SOCIAL = (
-    r"(?:share|tweet|e-?mail|print|facebook|twitter|x|linkedin|whatsapp|telegram|pinterest|reddit|copy link)"
-)
+_NETWORK = r"(?:facebook|twitter|x|linkedin|whatsapp|telegram|pinterest|reddit|bluesky|threads|mastodon)"
+# one button of a share bar: "Share on Facebook", "Share on: X", "Tweet", "Email", "Copy link"
+_SOCIAL = rf"(?:(?:share (?:on|via|to)\s*:?\s*)?{_NETWORK}|share|tweet|e-?mail|print|copy link)"
 _PHOTO = r"(?:photo|foto|image|picture|pic|photograph)s?"
 
 
@@ -74,7 +74,7 @@ BOILERPLATE_RULES: list[tuple[re.Pattern[str], int]] = [
     _rule(6, _BULLET + r"(?:read more|continue reading|read the full (?:story|article)|see more|load more)"),
     # social widgets: "Follow us on social networks", "Share this article", "Facebook Twitter Email"
     _rule(
-        10,
+        16,  # a share bar of five buttons with separators: "Share on Facebook | Share on X | Email ..."
         r"follow us(?: on .{1,40})?",
         r"share(?: this(?: article| story| post| page)?| on \w+| via \w+)?",
         rf"{_SOCIAL}(?:\s*[|,/·•]?\s*{_SOCIAL})+",
