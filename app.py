@@ -7,7 +7,6 @@ HTML-escaped here, whatever Gradio sanitises after us.
 """
 
 import html
-import json
 import logging
 import os
 import re
@@ -24,14 +23,14 @@ import gradio as gr
 from qa import config
 from qa.answer import UNGROUNDED, Done, Engine, Status, Token
 from qa.cite import MARKER, parse_markers
-from qa.cli import ProgressBars, print_summary
 from qa.config import Settings
+from qa.console import ensure_index
 from qa.errors import QAError
-from qa.types import Answer, Article, BuildSummary, Citation, Hit, Turn
+from qa.ingest import SUFFIXES
+from qa.types import Answer, Article, BuildSummary, Citation, Hit, Turn, parse_history
 
 log = logging.getLogger("qa.app")
 
-DEFAULT_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".pdf")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 EXAMPLES = [
     "Where did Blinken and Lavrov meet on December 2?",
@@ -43,15 +42,6 @@ LIBRARY_ROWS = 1000  # rows of the library table shown at once
 STAGES = {"chunk": "Reading and chunking articles", "embed": "Embedding passages",
           "write": "Writing the index"}
 BRIDGE = re.compile(r"^(cite|open|hit)-(\d{1,6})-(\d{1,6})(?::\d{1,20})?$")
-
-
-def allowed_suffixes() -> tuple[str, ...]:
-    """The extensions qa.ingest reads (a fallback while it is being written)."""
-    try:
-        from qa import ingest
-    except ImportError:
-        return DEFAULT_SUFFIXES
-    return tuple(getattr(ingest, "SUFFIXES", DEFAULT_SUFFIXES))
 
 
 # --- HTML rendering (pure functions: unit-tested without models) ---------------------------------
@@ -333,7 +323,7 @@ def check_upload(name: str, size: int, max_file_mb: float, suffixes: Sequence[st
 def save_upload(source: Path, name: str, articles_dir: Path, max_file_mb: float,
                 suffixes: Sequence[str] | None = None) -> tuple[bool, str]:
     """Copy an uploaded file into the articles folder under its checked name: (saved?, message)."""
-    suffixes = tuple(suffixes or allowed_suffixes())
+    suffixes = tuple(suffixes or SUFFIXES)
     try:
         size = source.stat().st_size
     except OSError as exc:
@@ -557,7 +547,7 @@ class ChatApp:
             models.created.set()
             models.loaded.set()
         self.models = models
-        self.suffixes = allowed_suffixes()
+        self.suffixes = SUFFIXES
         self._build_embedder: Any = None  # builds get their own: they run beside answers
 
     # --- library and status ---
@@ -737,7 +727,7 @@ class ChatApp:
             refuse_low_relevance: bool) -> dict[str, Any]:
         """The /ask endpoint: the same JSON as `qa ask --json`; a QAError becomes a gr.Error."""
         try:
-            history = parse_history(history_json)
+            history = parse_history(history_json or "[]", "history_json")
             asked = self.settings.replace(top_k=int(top_k), temperature=float(temperature),
                                           max_tokens=int(max_tokens), gate=bool(refuse_low_relevance))
             self.models.created.wait()
@@ -840,44 +830,7 @@ def build_ui(app: ChatApp) -> gr.Blocks:
     return demo
 
 
-def parse_history(history_json: str) -> list[Turn]:
-    """`[{"role": "user"|"assistant", "content": str}, ...]` -> Turns (a QAError names the problem)."""
-    try:
-        data = json.loads(history_json or "[]")
-    except ValueError as exc:
-        raise QAError(f"history_json is not JSON ({exc}): pass a list of {{role, content}}.") from None
-    if not isinstance(data, list) or not all(
-            isinstance(t, dict) and t.get("role") in ("user", "assistant")
-            and isinstance(t.get("content"), str) for t in data):
-        raise QAError('history_json must be a list of {"role": "user"|"assistant", "content": str} objects.')
-    return [Turn(t["role"], t["content"]) for t in data]
-
-
 # --- start-up ------------------------------------------------------------------------------------
-
-def ensure_index(settings: Settings) -> None:
-    """Build the index of the articles folder when there is none yet (first start)."""
-    from qa import store
-
-    try:
-        if store.current_generation(settings.index_dir) is not None:
-            return
-    except QAError:
-        return  # a damaged pointer: the app shows the message and the Library tab can rebuild
-    from qa.build import build_index
-
-    print(f"news-qa: no index in {settings.index_dir}/ yet: indexing {settings.articles_dir}/ first…",
-          flush=True)
-    bars = ProgressBars(enabled=True)
-    try:
-        summary = build_index(settings, progress=bars)
-    except QAError as exc:
-        print(f"news-qa: could not build the index: {exc}", file=sys.stderr)
-        return
-    finally:
-        bars.close()
-    print_summary(summary, settings)
-
 
 def launch_options(settings: Settings) -> dict[str, Any]:
     """Host, port, auth and sharing for `launch()`; warns about an open host without a password."""

@@ -15,39 +15,13 @@ from typing import Any
 
 from qa import config
 from qa.config import Settings
+from qa.console import ProgressBars, print_summary
 from qa.errors import QAError
-from qa.types import BuildSummary
+from qa.types import Turn, parse_history
 
 
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-class ProgressBars:
-    """tqdm bars on stderr, one per build stage (chunking, embedding), with ETA."""
-
-    def __init__(self, enabled: bool):
-        self.enabled, self.bars, self.skipped = enabled, {}, 0  # type: ignore[var-annotated]
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if stage == "skip":
-            self.skipped += 1
-            return
-        if not self.enabled or stage == "write":
-            return
-        from tqdm import tqdm
-
-        label = {"chunk": "articles", "embed": "chunks embedded"}.get(stage, stage)
-        bar = self.bars.get(stage)
-        if bar is None:
-            bar = self.bars[stage] = tqdm(total=total, desc=label, unit="", file=sys.stderr, leave=True)
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
@@ -63,16 +37,6 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print_summary(summary, settings)
     return 0
-
-
-def print_summary(summary: BuildSummary, settings: Settings) -> None:
-    print(f"index {settings.index_dir}/ {summary.generation}: {summary.articles} articles, "
-          f"{summary.chunks} chunks in {summary.seconds:.1f} s", flush=True)
-    print(f"  added {summary.added}, updated {summary.updated}, removed {summary.removed}, "
-          f"unchanged {summary.unchanged}; embedded {summary.embedded_chunks} chunks; "
-          f"skipped {len(summary.skipped)}", flush=True)
-    for s in summary.skipped:
-        print(f"  skipped {s.path}: {s.reason}", flush=True)
 
 
 def status_json(settings: Settings) -> dict[str, Any]:
@@ -117,21 +81,15 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _read_history(path: Path | None) -> list[Any]:
-    from qa.types import Turn
-
+def _read_history(path: Path | None) -> list[Turn]:
     if path is None:
         return []
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        turns = [Turn(str(t["role"]), str(t["content"])) for t in data]
-    except (OSError, ValueError, TypeError, KeyError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8
         raise QAError(f"--history {path}: expected a JSON list of {{\"role\": \"user\"|\"assistant\", "
                       f"\"content\": str}} ({exc})") from None
-    bad = [t.role for t in turns if t.role not in ("user", "assistant")]
-    if bad:
-        raise QAError(f"--history {path}: role must be user or assistant, got {bad[0]!r}")
-    return turns
+    return parse_history(text, f"--history {path}")
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:

@@ -13,8 +13,9 @@ import app
 from qa.answer import Engine
 from qa.build import build_index
 from qa.config import Settings
+from qa.errors import QAError
 from qa.store import ArticleInfo
-from qa.types import Answer, Article, Chunk, Citation, Hit, Timings
+from qa.types import Answer, Article, Chunk, Citation, Hit, Timings, parse_history
 
 from .fakes import HashEmbedder
 
@@ -219,11 +220,11 @@ def test_upload_does_not_follow_a_symlink_out_of_the_folder(tmp_path: Path) -> N
 # --- small helpers ---------------------------------------------------------------------------------
 
 def test_parse_history() -> None:
-    turns = app.parse_history('[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yes"}]')
+    turns = parse_history('[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yes"}]', "h")
     assert [(t.role, t.content) for t in turns] == [("user", "Hi"), ("assistant", "Yes")]
-    for bad in ("{", '[{"role": "system", "content": "x"}]', '{"role": "user"}'):
-        with pytest.raises(app.QAError):
-            app.parse_history(bad)
+    for bad in ("{", '[{"role": "system", "content": "x"}]', '{"role": "user"}', '[{"role": "user", "content": 1}]'):
+        with pytest.raises(QAError, match=r"^history_json "):
+            parse_history(bad, "history_json")
 
 
 def test_launch_options(capsys: pytest.CaptureFixture[str]) -> None:
