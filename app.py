@@ -2,9 +2,7 @@
 
 import sys
 
-from web.server import main, serve
-
-__all__ = ["serve"]  # qa serve still imports it from here until the CLI takes it as a parameter
+from web.server import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,6 +1,8 @@
 """`qa index | status | search | ask | eval | serve` (the contract is in README.md).
 
 Every command takes --json for scripts; errors print one line naming the fix and exit 2.
+`serve` runs the server that `main` is given: the installed `qa` command (web.cli) passes the
+web app's, so that this package never imports the web package built on it.
 """
 
 from __future__ import annotations
@@ -143,11 +145,21 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import app
+Serve = Callable[[Settings], None]
+Command = Callable[[argparse.Namespace, Settings], int]
+NO_SERVER = ("`python -m qa.cli` runs every command but serve: the chat app is served by `qa serve`, "
+             "`python -m web serve` or `python app.py`.")
 
-    app.serve(settings)
-    return 0
+
+def _serve_command(serve: Serve | None) -> Command:
+    """`qa serve` runs the server it is given: qa never imports the web app, which imports qa."""
+    def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+        if serve is None:
+            raise QAError(NO_SERVER)
+        serve(settings)
+        return 0
+
+    return cmd_serve
 
 
 def _add_common(p: argparse.ArgumentParser, articles: bool = False) -> None:
@@ -159,7 +171,7 @@ def _add_common(p: argparse.ArgumentParser, articles: bool = False) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(serve: Serve | None = None) -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="qa", description="Ask questions of a folder of news articles, offline.")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("index", help="build or update the index of the articles folder")
@@ -196,7 +208,7 @@ def parser() -> argparse.ArgumentParser:
     _add_common(p, articles=True)
     p.add_argument("--host", help="QA_HOST, default 127.0.0.1")
     p.add_argument("--port", type=int, help="QA_PORT, default 7860")
-    p.set_defaults(run=cmd_serve)
+    p.set_defaults(run=_serve_command(serve))
     return ap
 
 
@@ -220,12 +232,13 @@ _FLAG_SETTINGS = ("articles_dir", "index_dir", "top_k", "temperature", "max_toke
                   "since", "until", "source", "today", "gate")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, serve: Serve | None = None) -> int:
+    """The commands of README.md; `serve` is the web app's (the `qa` command, web.cli, passes it)."""
+    args = parser(serve).parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("bm25s").setLevel(logging.WARNING)
-    run: Callable[[argparse.Namespace, Settings], int] = args.run
+    run: Command = args.run
     try:
         settings = config.load(**{k: getattr(args, k, None) for k in _FLAG_SETTINGS})
         return run(args, settings)

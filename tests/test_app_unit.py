@@ -390,5 +390,5 @@ def test_the_page_css_and_js_are_packaged_files() -> None:
     assert "#viewer #cited-span" in layout.SCROLL_JS and "#viewer #cited-span" in layout.VIEWER_JS
     root = Path(web.__file__).parent
     patterns = tomllib.loads((root.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
-    static = [f"static/{f.name}" for f in (root / "static").iterdir()]
-    assert static and all(any(fnmatch(f, p) for p in patterns["web"]) for f in static), static
+    static = [f.name for f in (root / "static").iterdir()]
+    assert static and all(any(fnmatch(f, p) for p in patterns["web.static"]) for f in static), static
