@@ -1,6 +1,8 @@
 """`qa index | status | search | ask | eval | serve` (the contract is in README.md).
 
 Every command takes --json for scripts; errors print one line naming the fix and exit 2.
+`serve` runs the server that `main` is given: the installed `qa` command (web.cli) passes the
+web app's, so that this package never imports the web package built on it.
 """
 
 from __future__ import annotations
@@ -15,39 +17,13 @@ from typing import Any
 
 from qa import config
 from qa.config import Settings
+from qa.console import ProgressBars, print_summary
 from qa.errors import QAError
-from qa.types import BuildSummary
+from qa.types import Turn, parse_history
 
 
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-class ProgressBars:
-    """tqdm bars on stderr, one per build stage (chunking, embedding), with ETA."""
-
-    def __init__(self, enabled: bool):
-        self.enabled, self.bars, self.skipped = enabled, {}, 0  # type: ignore[var-annotated]
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if stage == "skip":
-            self.skipped += 1
-            return
-        if not self.enabled or stage == "write":
-            return
-        from tqdm import tqdm
-
-        label = {"chunk": "articles", "embed": "chunks embedded"}.get(stage, stage)
-        bar = self.bars.get(stage)
-        if bar is None:
-            bar = self.bars[stage] = tqdm(total=total, desc=label, unit="", file=sys.stderr, leave=True)
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
@@ -63,16 +39,6 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print_summary(summary, settings)
     return 0
-
-
-def print_summary(summary: BuildSummary, settings: Settings) -> None:
-    print(f"index {settings.index_dir}/ {summary.generation}: {summary.articles} articles, "
-          f"{summary.chunks} chunks in {summary.seconds:.1f} s", flush=True)
-    print(f"  added {summary.added}, updated {summary.updated}, removed {summary.removed}, "
-          f"unchanged {summary.unchanged}; embedded {summary.embedded_chunks} chunks; "
-          f"skipped {len(summary.skipped)}", flush=True)
-    for s in summary.skipped:
-        print(f"  skipped {s.path}: {s.reason}", flush=True)
 
 
 def status_json(settings: Settings) -> dict[str, Any]:
@@ -117,21 +83,15 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _read_history(path: Path | None) -> list[Any]:
-    from qa.types import Turn
-
+def _read_history(path: Path | None) -> list[Turn]:
     if path is None:
         return []
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        turns = [Turn(str(t["role"]), str(t["content"])) for t in data]
-    except (OSError, ValueError, TypeError, KeyError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8
         raise QAError(f"--history {path}: expected a JSON list of {{\"role\": \"user\"|\"assistant\", "
                       f"\"content\": str}} ({exc})") from None
-    bad = [t.role for t in turns if t.role not in ("user", "assistant")]
-    if bad:
-        raise QAError(f"--history {path}: role must be user or assistant, got {bad[0]!r}")
-    return turns
+    return parse_history(text, f"--history {path}")
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
@@ -185,11 +145,21 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import app
+Serve = Callable[[Settings], None]
+Command = Callable[[argparse.Namespace, Settings], int]
+NO_SERVER = ("`python -m qa.cli` runs every command but serve: the chat app is served by `qa serve`, "
+             "`python -m web serve` or `python app.py`.")
 
-    app.serve(settings)
-    return 0
+
+def _serve_command(serve: Serve | None) -> Command:
+    """`qa serve` runs the server it is given: qa never imports the web app, which imports qa."""
+    def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+        if serve is None:
+            raise QAError(NO_SERVER)
+        serve(settings)
+        return 0
+
+    return cmd_serve
 
 
 def _add_common(p: argparse.ArgumentParser, articles: bool = False) -> None:
@@ -201,7 +171,7 @@ def _add_common(p: argparse.ArgumentParser, articles: bool = False) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(serve: Serve | None = None) -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="qa", description="Ask questions of a folder of news articles, offline.")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("index", help="build or update the index of the articles folder")
@@ -238,7 +208,7 @@ def parser() -> argparse.ArgumentParser:
     _add_common(p, articles=True)
     p.add_argument("--host", help="QA_HOST, default 127.0.0.1")
     p.add_argument("--port", type=int, help="QA_PORT, default 7860")
-    p.set_defaults(run=cmd_serve)
+    p.set_defaults(run=_serve_command(serve))
     return ap
 
 
@@ -262,12 +232,13 @@ _FLAG_SETTINGS = ("articles_dir", "index_dir", "top_k", "temperature", "max_toke
                   "since", "until", "source", "today", "gate")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, serve: Serve | None = None) -> int:
+    """The commands of README.md; `serve` is the web app's (the `qa` command, web.cli, passes it)."""
+    args = parser(serve).parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("bm25s").setLevel(logging.WARNING)
-    run: Callable[[argparse.Namespace, Settings], int] = args.run
+    run: Command = args.run
     try:
         settings = config.load(**{k: getattr(args, k, None) for k in _FLAG_SETTINGS})
         return run(args, settings)

@@ -6,8 +6,11 @@ question -> Hit -> prompt -> tokens -> Answer with Citation.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from qa.errors import QAError
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,25 @@ class Answer:
 class Turn:
     role: str  # "user" or "assistant"
     content: str
+
+
+def parse_history(text: str, name: str) -> list[Turn]:
+    """`[{"role": "user"|"assistant", "content": str}, ...]` -> Turns. One parser for the CLI's
+    --history file and the app's history_json, so both accept the same conversations; `name` is
+    what the caller's user knows the JSON as, and the QAError names it.
+
+    >>> parse_history('[{"role": "user", "content": "Hi"}]', "history_json")
+    [Turn(role='user', content='Hi')]
+    """
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise QAError(f"{name} is not JSON ({exc}): pass a list of {{role, content}}.") from None
+    if not isinstance(data, list) or not all(
+            isinstance(t, dict) and t.get("role") in ("user", "assistant")
+            and isinstance(t.get("content"), str) for t in data):
+        raise QAError(f'{name} must be a list of {{"role": "user"|"assistant", "content": str}} objects.')
+    return [Turn(t["role"], t["content"]) for t in data]
 
 
 @dataclass(frozen=True)

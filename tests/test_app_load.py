@@ -388,7 +388,7 @@ def _run_event(url: str, fn_index: int, trigger_id: int, data: list[Any]) -> dic
 
 def test_crafted_upload_names_through_the_server(server: App) -> None:
     """The upload event with names no browser sends: Gradio keeps the last path part of a name and drops
-    NUL and control characters, then app.save_upload checks what is left (its unit tests in
+    NUL and control characters, then web.uploads.save_upload checks what is left (its unit tests in
     test_app_unit.py cover the names themselves: ../, ..\\, '..', NUL, hidden, .exe, empty, too long)."""
     config = httpx.get(server.url + "config", timeout=30).json()
     upload_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "upload")

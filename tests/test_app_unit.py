@@ -9,18 +9,24 @@ from typing import Any
 
 import pytest
 
-import app
 from qa.answer import Engine
 from qa.build import build_index
 from qa.config import Settings
+from qa.errors import QAError
+from qa.ingest import SUFFIXES
 from qa.store import ArticleInfo
-from qa.types import Answer, Article, Chunk, Citation, Hit, Timings
+from qa.types import Answer, Article, Chunk, Citation, Hit, Timings, parse_history
+from web.handlers import ChatApp
+from web.layout import build_ui
+from web.render import cite_link, render_answer, render_article, render_library, render_sources
+from web.server import launch_options
+from web.state import Exchange, chat_messages, history_of
+from web.uploads import save_upload
 
 from .fakes import HashEmbedder
 
 XSS_SCRIPT = "<script>window.__pwned=1</script>"
 XSS_IMG = '<img src=x onerror="window.__pwned=2">'
-SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".pdf")
 
 
 def _hit(article_id: str, title: str, text: str, start: int = 100, score: float = 0.03) -> Hit:
@@ -59,7 +65,7 @@ def _stockholm_answer() -> Answer:
 # --- rendering ------------------------------------------------------------------------------------
 
 def test_citation_markers_become_links() -> None:
-    html = app.render_answer(_stockholm_answer(), 3)
+    html = render_answer(_stockholm_answer(), 3)
     assert '<sup><a class="cite" href="#cite-3-1"' in html
     assert 'class="cite unsupported" href="#cite-3-2"' in html
     assert "[1]" not in html and "&#91;1&#93;" in html  # the visible label, not a Markdown reference
@@ -69,7 +75,7 @@ def test_citation_markers_become_links() -> None:
 def test_marker_groups_and_unknown_numbers() -> None:
     base = _stockholm_answer()
     answer = _answer("Both [1, 2]. Nothing [7].", base.citations, base.hits)
-    html = app.render_answer(answer, 0)
+    html = render_answer(answer, 0)
     assert 'href="#cite-0-1"' in html and 'href="#cite-0-2"' in html
     assert "&#91;7&#93;" in html and "#cite-0-7" not in html  # no source 7: left as (escaped) text
 
@@ -78,16 +84,16 @@ def test_posthoc_citation_gets_a_link_after_its_sentence() -> None:
     hit = _hit("004.txt", "Biden urges Putin", PASSAGE)
     answer = _answer("They met in Stockholm. Nothing else.",
                      [_citation(1, hit, STOCKHOLM, posthoc=True)], [hit])
-    html = app.render_answer(answer, 0)
+    html = render_answer(answer, 0)
     assert re.search(r"Stockholm\.<sup><a class=\"cite posthoc\" href=\"#cite-0-1\"", html)
-    sources = app.render_sources(answer, 0)
+    sources = render_sources(answer, 0)
     assert "post-hoc" in sources
 
 
 def test_answer_text_is_escaped_and_markdown_links_neutralised() -> None:
     text = f"Look {XSS_SCRIPT} {XSS_IMG} [click](javascript:alert(1)) [1]"
     base = _stockholm_answer()
-    html = app.render_answer(_answer(text, base.citations, base.hits), 0)
+    html = render_answer(_answer(text, base.citations, base.hits), 0)
     assert "<script" not in html and "<img" not in html
     assert "&lt;script&gt;" in html and "onerror=&quot;" in html
     assert "[click]" not in html and "&#91;click&#93;" in html
@@ -102,9 +108,9 @@ def test_titles_snippets_and_articles_are_escaped() -> None:
                       url="javascript:alert(1)", published="2022-12-03")
     infos = [ArticleInfo("evil.txt", evil, evil, None, None, 2, evil)]
     refused = _answer("The indexed articles do not cover this question.", [], [hit], refused=True)
-    rendered = [app.render_answer(answer, 0), app.render_sources(answer, 0, selected=1),
-                app.render_article(article, (0, 10), (0, 4)), app.render_library(infos),
-                app.render_sources(refused, 0), app.cite_link(0, 1, [citation])]
+    rendered = [render_answer(answer, 0), render_sources(answer, 0, selected=1),
+                render_article(article, (0, 10), (0, 4)), render_library(infos),
+                render_sources(refused, 0), cite_link(0, 1, [citation])]
     for html in rendered:
         assert "<script" not in html, html
         assert "<img" not in html, html
@@ -113,7 +119,7 @@ def test_titles_snippets_and_articles_are_escaped() -> None:
 
 
 def test_sources_panel_marks_the_supporting_sentence_and_flags_unsupported() -> None:
-    html = app.render_sources(_stockholm_answer(), 0, selected=1)
+    html = render_sources(_stockholm_answer(), 0, selected=1)
     assert 'id="src-0-1"' in html and 'class="src-card selected"' in html
     assert '<mark class="cited">Brinken and Lavrov met in Stockholm on December 2.</mark>' in html
     assert "Biden urges Putin" in html and "2022-12-03" in html and "example.com" in html
@@ -127,7 +133,7 @@ def test_article_viewer_highlights_the_cited_span() -> None:
     text = "Intro line.\n\n" + PASSAGE + "\n\nOutro."
     article = Article("004.txt", "Biden urges Putin", text, "h")
     ps = text.index(PASSAGE)
-    html = app.render_article(article, (ps, ps + len(PASSAGE)), (ps + STOCKHOLM[0], ps + STOCKHOLM[1]))
+    html = render_article(article, (ps, ps + len(PASSAGE)), (ps + STOCKHOLM[0], ps + STOCKHOLM[1]))
     assert '<span class="passage">The talks were tense. <mark class="cited" id="cited-span">' \
            'Brinken and Lavrov met in Stockholm on December 2.</mark>' in html
     assert html.count("<mark") == 1
@@ -139,7 +145,7 @@ def test_refusal_renders_the_closest_articles_with_scores() -> None:
             _hit("b.txt", "Second story", "Other text.", score=0.016)]
     answer = _answer("The indexed articles do not cover this question.\nThe closest articles were:", [], hits,
                      refused=True)
-    html = app.render_sources(answer, 2)
+    html = render_sources(answer, 2)
     assert "the articles do not cover this question" in html
     assert html.count('class="src-card closest"') == 2  # one card per article
     assert "Closest story" in html and "Second story" in html
@@ -149,7 +155,7 @@ def test_refusal_renders_the_closest_articles_with_scores() -> None:
 
 def test_library_table_lists_articles() -> None:
     info = ArticleInfo("x.txt", "A title", None, "https://www.site.org/a", "2022-12-03T10:00:00", 7, None)
-    html = app.render_library([info])
+    html = render_library([info])
     assert "<td>A title</td><td>2022-12-03</td><td>site.org</td><td class='num'>7</td>" in html
 
 
@@ -176,7 +182,7 @@ def test_upload_names_are_refused_with_a_reason(tmp_path: Path, name: str, reaso
     articles = tmp_path / "articles"
     articles.mkdir()
     before = _tree(tmp_path)
-    ok, message = app.save_upload(upload, name, articles, 20.0, SUFFIXES)
+    ok, message = save_upload(upload, name, articles, 20.0, SUFFIXES)
     assert not ok and "refused" in message and reason in message
     assert _tree(tmp_path) == before  # nothing written anywhere
 
@@ -185,7 +191,7 @@ def test_too_large_upload_is_refused(tmp_path: Path) -> None:
     upload = tmp_path / "big.txt"
     upload.write_bytes(b"x" * (2 * 2**20))
     articles = tmp_path / "articles"
-    ok, message = app.save_upload(upload, "big.txt", articles, 1.0, SUFFIXES)
+    ok, message = save_upload(upload, "big.txt", articles, 1.0, SUFFIXES)
     assert not ok and "over the 1 MB limit" in message
     assert not articles.exists()
 
@@ -195,10 +201,10 @@ def test_good_upload_is_saved_inside_the_folder(tmp_path: Path) -> None:
     upload.parent.mkdir()
     upload.write_text("Title\n\nBody.")
     articles = tmp_path / "articles"
-    ok, message = app.save_upload(upload, upload.name, articles, 20.0, SUFFIXES)
+    ok, message = save_upload(upload, upload.name, articles, 20.0, SUFFIXES)
     assert ok and "added" in message
     assert (articles / "Story One.TXT").read_text() == "Title\n\nBody."
-    ok, message = app.save_upload(upload, upload.name, articles, 20.0, SUFFIXES)
+    ok, message = save_upload(upload, upload.name, articles, 20.0, SUFFIXES)
     assert ok and "replaced" in message
     assert sorted(p.name for p in articles.iterdir()) == ["Story One.TXT"]  # no temporary file left
 
@@ -211,7 +217,7 @@ def test_upload_does_not_follow_a_symlink_out_of_the_folder(tmp_path: Path) -> N
     (articles / "link.txt").symlink_to(outside)
     upload = tmp_path / "up.txt"
     upload.write_text("new")
-    ok, _ = app.save_upload(upload, "link.txt", articles, 20.0, SUFFIXES)
+    ok, _ = save_upload(upload, "link.txt", articles, 20.0, SUFFIXES)
     assert ok and outside.read_text() == "precious"
     assert not (articles / "link.txt").is_symlink()
 
@@ -219,29 +225,29 @@ def test_upload_does_not_follow_a_symlink_out_of_the_folder(tmp_path: Path) -> N
 # --- small helpers ---------------------------------------------------------------------------------
 
 def test_parse_history() -> None:
-    turns = app.parse_history('[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yes"}]')
+    turns = parse_history('[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yes"}]', "h")
     assert [(t.role, t.content) for t in turns] == [("user", "Hi"), ("assistant", "Yes")]
-    for bad in ("{", '[{"role": "system", "content": "x"}]', '{"role": "user"}'):
-        with pytest.raises(app.QAError):
-            app.parse_history(bad)
+    for bad in ("{", '[{"role": "system", "content": "x"}]', '{"role": "user"}', '[{"role": "user", "content": 1}]'):
+        with pytest.raises(QAError, match=r"^history_json "):
+            parse_history(bad, "history_json")
 
 
 def test_launch_options(capsys: pytest.CaptureFixture[str]) -> None:
-    local = app.launch_options(Settings(auth="ann:s3:cret"))
+    local = launch_options(Settings(auth="ann:s3:cret"))
     assert local["auth"] == ("ann", "s3:cret") and local["share"] is False
     assert local["server_name"] == "127.0.0.1" and local["server_port"] == 7860
     assert "WARNING" not in capsys.readouterr().err
-    app.launch_options(Settings(host="0.0.0.0"))
+    launch_options(Settings(host="0.0.0.0"))
     err = capsys.readouterr().err
     assert "WARNING" in err and "QA_AUTH=user:password" in err
 
 
 def test_stopped_and_failed_exchanges_stay_out_of_the_history() -> None:
     answer = _stockholm_answer()
-    convo = [app.Exchange("q1", answer.text, answer), app.Exchange("q2", error="boom"),
-             app.Exchange("q3", text="partial")]
-    assert [t.role for t in app.history_of(convo)] == ["user", "assistant"]
-    messages = app.chat_messages(convo)
+    convo = [Exchange("q1", answer.text, answer), Exchange("q2", error="boom"),
+             Exchange("q3", text="partial")]
+    assert [t.role for t in history_of(convo)] == ["user", "assistant"]
+    messages = chat_messages(convo)
     assert [m["role"] for m in messages] == ["user", "assistant"] * 3
     assert "boom" in messages[3]["content"] and "(stopped)" in messages[5]["content"]
 
@@ -266,20 +272,20 @@ class _Generator:
 
 
 @pytest.fixture
-def chat_app(settings: Settings, fake_embedder: HashEmbedder) -> app.ChatApp:
+def chat_app(settings: Settings, fake_embedder: HashEmbedder) -> ChatApp:
     build_index(settings, embedder=fake_embedder)
     engine = Engine(settings, embedder=fake_embedder,
                     generator=_Generator("Brinken and Lavrov met in Stockholm on December 2 [1]."))
-    chat = app.ChatApp(engine, settings)
+    chat = ChatApp(engine, settings)
     chat._build_embedder = fake_embedder
     return chat
 
 
-def _run(chat: app.ChatApp, question: str, convo: list[Any]) -> list[tuple[Any, ...]]:
+def _run(chat: ChatApp, question: str, convo: list[Any]) -> list[tuple[Any, ...]]:
     return list(chat.respond(question, convo, 4, 0.1, 128, False))
 
 
-def test_respond_streams_then_renders_citations(chat_app: app.ChatApp) -> None:
+def test_respond_streams_then_renders_citations(chat_app: ChatApp) -> None:
     steps = _run(chat_app, "Where did Blinken and Lavrov meet on December 2?", [])
     assert "Searching the articles" in steps[0][0][-1]["content"]
     assert any("▌" in s[0][-1]["content"] for s in steps[1:-1])  # tokens streamed
@@ -305,7 +311,7 @@ def test_stop_closes_the_stream_at_once(settings: Settings, fake_embedder: HashE
                 closed.append(True)  # llama's generation lock is released here
 
     build_index(settings, embedder=fake_embedder)
-    chat = app.ChatApp(Engine(settings, embedder=fake_embedder, generator=Endless("")), settings)
+    chat = ChatApp(Engine(settings, embedder=fake_embedder, generator=Endless("")), settings)
     steps = chat.respond("Where did Blinken and Lavrov meet?", [], 4, 0.1, 128, False)
     for step in steps:
         if "word word" in step[0][-1]["content"]:
@@ -314,14 +320,14 @@ def test_stop_closes_the_stream_at_once(settings: Settings, fake_embedder: HashE
     assert closed == [True]
 
 
-def test_errors_become_chat_messages(chat_app: app.ChatApp) -> None:
+def test_errors_become_chat_messages(chat_app: ChatApp) -> None:
     messages, convo, *_ = _run(chat_app, "   ", [])[-1]
     assert messages == [{"role": "assistant", "content": messages[0]["content"]}]
     assert "type a question in words" in messages[0]["content"] and "Traceback" not in messages[0]["content"]
     assert convo[0].error
 
 
-def test_bridge_opens_the_cited_article_by_index_only(chat_app: app.ChatApp) -> None:
+def test_bridge_opens_the_cited_article_by_index_only(chat_app: ChatApp) -> None:
     convo = _run(chat_app, "Where did Blinken and Lavrov meet on December 2?", [])[-1][1]
     sources, shown, _, viewer = chat_app.on_bridge("open-0-1:1234", convo)
     assert shown == 0 and 'class="src-card selected"' in sources
@@ -337,7 +343,7 @@ def _is_skip(value: Any) -> bool:
     return isinstance(value, dict) and value.get("__type__") == "update" and len(value) == 1
 
 
-def test_upload_then_update_index(chat_app: app.ChatApp, tmp_path: Path) -> None:
+def test_upload_then_update_index(chat_app: ChatApp, tmp_path: Path) -> None:
     good = tmp_path / "up" / "zorvia.txt"
     good.parent.mkdir()
     good.write_text("Zorvian ministers meet\n\nZorvian ministers met in Quellbridge on 3 March to sign the "
@@ -351,8 +357,8 @@ def test_upload_then_update_index(chat_app: app.ChatApp, tmp_path: Path) -> None
     assert "<b>6</b> articles" in status and "Zorvian ministers meet" in library
 
 
-def test_only_ask_is_public(chat_app: app.ChatApp) -> None:
-    demo = app.build_ui(chat_app)
+def test_only_ask_is_public(chat_app: ChatApp) -> None:
+    demo = build_ui(chat_app)
     info = demo.get_api_info()
     assert list(info["named_endpoints"]) == ["/ask"]
     params = [p["parameter_name"] for p in info["named_endpoints"]["/ask"]["parameters"]]
@@ -363,10 +369,26 @@ def test_only_ask_is_public(chat_app: app.ChatApp) -> None:
 
 def test_an_answer_no_citation_supports_carries_a_caveat() -> None:
     hit = _hit("004.txt", "Biden urges Putin", PASSAGE)
-    grounded = app.render_answer(_stockholm_answer(), 0)  # one of its two citations is supported
+    grounded = render_answer(_stockholm_answer(), 0)  # one of its two citations is supported
     assert "ungrounded" not in grounded
     flagged = _answer("They met in Kyiv [1].", [_citation(1, hit, STOCKHOLM, supported=False)], [hit])
     assert not flagged.grounded and flagged.to_json()["grounded"] is False
-    assert '<span class="ungrounded">⚠ No cited passage clearly supports this answer' in app.render_answer(flagged, 0)
+    assert '<span class="ungrounded">⚠ No cited passage clearly supports this answer' in render_answer(flagged, 0)
     uncited = _answer("They met in Kyiv.", [], [hit])
-    assert "ungrounded" in app.render_answer(uncited, 0)
+    assert "ungrounded" in render_answer(uncited, 0)
+
+
+def test_the_page_css_and_js_are_packaged_files() -> None:
+    import tomllib
+    from fnmatch import fnmatch
+
+    import web
+    from web import layout, server
+
+    assert ".src-card" in server.CSS and "window.__qaCiteHook" in server.JS
+    assert r"key.match(/^cite-(\d+)-(\d+)$/)" in server.JS  # JavaScript's escapes, not Python's
+    assert "#viewer #cited-span" in layout.SCROLL_JS and "#viewer #cited-span" in layout.VIEWER_JS
+    root = Path(web.__file__).parent
+    patterns = tomllib.loads((root.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    static = [f.name for f in (root / "static").iterdir()]
+    assert static and all(any(fnmatch(f, p) for p in patterns["web.static"]) for f in static), static

@@ -1,0 +1,22 @@
+"""The `qa` command: every command of qa.cli, with `qa serve` serving this package's chat app."""
+
+import sys
+from collections.abc import Sequence
+
+from qa import cli
+from qa.config import Settings
+
+
+def serve(settings: Settings) -> None:
+    """web.server is imported only to serve: Gradio takes seconds to import, `qa status` must not wait."""
+    from web.server import serve as serve_app
+
+    serve_app(settings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli.main(argv, serve=serve)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

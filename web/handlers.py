@@ -1,0 +1,268 @@
+"""The app's event handlers over one Engine, and the models loading in the background.
+
+Plain methods that return Gradio values: tested without a browser. Every answer comes from
+`qa.answer.Engine` and every index build from `qa.build.build_index`.
+"""
+
+import logging
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from qa.answer import Done, Engine, Status, Token
+from qa.config import Settings
+from qa.errors import QAError
+from qa.ingest import SUFFIXES
+from qa.types import parse_history
+from web.render import esc, esc_md, render_article, render_error, render_library, render_sources, render_summary
+from web.state import DRAFT, Exchange, chat_messages, citation_of, cited_choices, history_of
+from web.uploads import save_upload
+
+log = logging.getLogger("qa.app")  # the name the app has always logged under
+
+STAGES = {"chunk": "Reading and chunking articles", "embed": "Embedding passages",
+          "write": "Writing the index"}
+BRIDGE = re.compile(r"^(cite|open|hit)-(\d{1,6})-(\d{1,6})(?::\d{1,20})?$")
+
+
+class Models:
+    """Loads the embedder and the LLM in a background thread so the page is up at once."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.created = threading.Event()  # engine.embedder / engine.generator exist (not loaded)
+        self.loaded = threading.Event()
+        self.error = ""
+
+    def start(self) -> None:
+        threading.Thread(target=self._warm_up, name="qa-warm-up", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        started = time.monotonic()
+        try:
+            _ = self.engine.embedder, self.engine.generator  # created here, loaded by warm_up below
+            self.created.set()
+            try:
+                self.engine.store()
+            except QAError as exc:
+                print(f"news-qa: {exc}", file=sys.stderr)
+            self.engine.warm_up()  # loads both models and caches the system prompt in llama.cpp
+            print(f"news-qa: models loaded in {time.monotonic() - started:.1f} s", flush=True)
+        except QAError as exc:
+            self.error = str(exc)
+            print(f"news-qa: cannot load the models: {exc}", file=sys.stderr)
+        except Exception as exc:  # a broken model file must not kill the app silently
+            log.exception("loading the models failed")
+            self.error = f"loading the models failed ({type(exc).__name__}: {exc})"
+        finally:
+            self.created.set()
+            self.loaded.set()
+
+
+class ChatApp:
+    """The app's event handlers, over one Engine (plain methods: tested without a browser)."""
+
+    def __init__(self, engine: Engine, settings: Settings, models: Models | None = None):
+        self.engine, self.settings = engine, settings
+        if models is None:  # models already there (tests, or a caller that loaded them)
+            models = Models(engine)
+            models.created.set()
+            models.loaded.set()
+        self.models = models
+        self.suffixes = SUFFIXES
+        self._build_embedder: Any = None  # builds get their own: they run beside answers
+
+    # --- library and status ---
+
+    def status_html(self) -> str:
+        try:
+            m = self.engine.store().manifest
+        except QAError as exc:
+            return render_error(str(exc))
+        s = self.settings
+        llm = Path(s.llm_model).name if s.llm_model else "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (bundled)"
+        state = "loaded" if self.models.loaded.is_set() else "loading…"
+        if self.models.error:
+            state = f"error: {self.models.error}"
+        return (f'<div class="index-status"><b>{m.articles}</b> articles, <b>{m.chunks}</b> chunks, '
+                f"<b>{m.duplicate_groups}</b> groups of near-duplicate articles · {esc(m.generation)} "
+                f"built {esc(m.built_at)}<br>Embedding model {esc(m.embed_model)} · "
+                f"FAISS {esc(m.faiss_type)} · LLM {esc(llm)} ({esc(state)})</div>")
+
+    def refresh_library(self) -> tuple[str, str, Any]:
+        """Index status, the library table and the viewer's article choices."""
+        try:
+            infos = self.engine.store().articles()
+        except QAError as exc:
+            return self.status_html(), render_error(str(exc)), gr.update(choices=[], value=None)
+        choices = [(f"{a.title} ({a.id})", a.id) for a in infos[:5000]]
+        return self.status_html(), render_library(infos), gr.update(choices=choices, value=None)
+
+    def on_upload(self, files: list[str] | None) -> tuple[Any, Any]:
+        if not files:
+            return gr.skip(), gr.skip()
+        lines, saved = [], 0
+        for f in files:
+            path = Path(f)
+            ok, message = save_upload(path, path.name, self.settings.articles_dir, self.settings.max_file_mb,
+                                      self.suffixes)
+            saved += ok
+            lines.append(f'<li class="{"ok" if ok else "bad"}">{esc(message)}</li>')
+        hint = " Click <b>Update index</b> to index them." if saved else ""
+        head = f"Saved {saved} of {len(files)} files into the articles folder.{hint}"
+        return f"<div>{head}<ul>{''.join(lines)}</ul></div>", None
+
+    def run_build(self, rebuild: bool, progress: Callable[..., Any] | None = None) -> tuple[Any, ...]:
+        """build_index with its progress fed to the Gradio bar; the summary (or error) as HTML."""
+        from qa.build import build_index
+        from qa.embed import make_embedder
+
+        def report(stage: str, done: int, total: int) -> None:
+            if progress is not None and stage in STAGES:
+                progress((done, total) if total else None, desc=STAGES[stage], unit="items")
+
+        try:
+            if self._build_embedder is None:
+                self._build_embedder = make_embedder(self.settings)
+            summary = build_index(self.settings, rebuild=rebuild, progress=report,
+                                  embedder=self._build_embedder)
+            message = render_summary(summary, rebuild)
+        except QAError as exc:
+            message = render_error(str(exc))
+        except Exception as exc:
+            log.exception("building the index failed")
+            message = render_error(f"the build failed ({type(exc).__name__}: {exc})")
+        return (message, *self.refresh_library())
+
+    def update_index(self, progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 (Gradio's idiom)
+        return self.run_build(False, progress)
+
+    def rebuild_index(self, progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        return self.run_build(True, progress)
+
+    # --- chat ---
+
+    def respond(self, question: str, convo: list[Exchange], top_k: float, temperature: float,
+                max_tokens: float, gate: bool) -> Iterator[tuple[Any, ...]]:
+        """Stream one answer. Yields (chatbot, convo, question box, sources, cited picker, shown)."""
+        convo = list(convo or [])
+        k = len(convo)
+        current = Exchange((question or "").strip())
+        waiting = ("<em>Searching the articles…</em>" if self.models.loaded.is_set()
+                   else "<em>Loading the models (first start)…</em>")
+        yield (chat_messages([*convo, current], waiting), [*convo, current], "",
+               '<div class="sources-empty">Waiting for the answer…</div>',
+               gr.update(choices=[], value=None), k)
+        pieces: list[str] = []
+        events = None
+        try:
+            self.models.created.wait()
+            if self.models.error:
+                raise QAError(self.models.error)
+            asked = self.settings.replace(top_k=int(top_k), temperature=float(temperature),
+                                          max_tokens=int(max_tokens), gate=bool(gate))
+            events = self.engine.ask(question or "", history_of(convo), asked)
+            for event in events:
+                if isinstance(event, Done):
+                    current = replace(current, text=event.answer.text, answer=event.answer)
+                    final = [*convo, current]
+                    yield (chat_messages(final), final, gr.skip(), render_sources(event.answer, k),
+                           gr.update(choices=cited_choices(event.answer), value=None), k)
+                    return
+                if isinstance(event, Token):
+                    pieces.append(event.text)
+                    current = replace(current, text="".join(pieces))
+                    shown = DRAFT + esc_md(current.text) + " ▌"
+                elif isinstance(event, Status):
+                    shown = f"<em>{esc_md(event.message)}</em>"
+                else:
+                    continue
+                yield (chat_messages([*convo, current], shown), [*convo, current], gr.skip(), gr.skip(),
+                       gr.skip(), gr.skip())
+        except QAError as exc:
+            current = replace(current, error=str(exc))
+        except Exception as exc:  # never a traceback in the chat
+            log.exception("answering failed")
+            current = replace(current, error=f"Something went wrong ({type(exc).__name__}: {exc}).")
+        finally:
+            if events is not None:
+                events.close()  # Stop closes this generator: release the LLM at once
+        final = [*convo, current]
+        yield (chat_messages(final), final, gr.skip(), render_sources(None, k),
+               gr.update(choices=[], value=None), k)
+
+    @staticmethod
+    def new_chat() -> tuple[Any, ...]:
+        return [], [], "", render_sources(None, 0), gr.update(choices=[], value=None), -1, ""
+
+    def on_bridge(self, key: str, convo: list[Exchange]) -> tuple[Any, ...]:
+        """A click on a citation link ("cite-k-n"), an "open article" link ("open-k-n") or a closest
+        article of a refusal ("hit-k-i"). Returns (sources, shown, cited picker, viewer)."""
+        m = BRIDGE.match(key or "")
+        if not m or not 0 <= int(m.group(2)) < len(convo) or convo[int(m.group(2))].answer is None:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        kind, k, n = m.group(1), int(m.group(2)), int(m.group(3))
+        answer = convo[k].answer
+        assert answer is not None
+        if kind == "hit":
+            if n >= len(answer.hits):
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            c = answer.hits[n].chunk
+            return (render_sources(answer, k), k, gr.update(choices=cited_choices(answer), value=None),
+                    self.open_article(c.article_id, (c.start, c.end), None))
+        panel = render_sources(answer, k, selected=n)
+        picker = gr.update(choices=cited_choices(answer), value=str(n))
+        viewer = self.open_citation(convo, k, n) if kind == "open" else gr.skip()
+        return panel, k, picker, viewer
+
+    def open_citation(self, convo: list[Exchange], k: int, n: int) -> str:
+        c = citation_of(convo, k, n)
+        if c is None:
+            return render_error("Pick a cited source first.")
+        note = f"Source [{n}] of answer {k + 1}: the passage is shaded, the supporting sentence marked."
+        if not any(x.supported for x in convo[k].answer.citations if x.n == n):  # type: ignore[union-attr]
+            note += " This passage does not support the claim it was cited for."
+        return self.open_article(c.article_id, (c.start, c.end), (c.snippet_start, c.snippet_end), note)
+
+    def open_article(self, article_id: str, passage: tuple[int, int] | None,
+                     snippet: tuple[int, int] | None, note: str = "") -> str:
+        """An indexed article by id (looked up in the index: never a path from the client)."""
+        try:
+            article = self.engine.store().article(article_id)
+        except QAError as exc:
+            return render_error(str(exc))
+        if article is None:
+            return render_error("That article is not in the index any more (a rebuild removed it).")
+        return render_article(article, passage, snippet or passage, note)
+
+    def on_pick(self, choice: str | None, convo: list[Exchange], shown: int) -> Any:
+        if not choice or not str(choice).isdigit():
+            return gr.skip()
+        return self.open_citation(convo, int(shown), int(choice))
+
+    def on_library_pick(self, article_id: str | None) -> Any:
+        return self.open_article(article_id, None, None) if article_id else gr.skip()
+
+    # --- the API ---
+
+    def ask(self, question: str, history_json: str, top_k: int, temperature: float, max_tokens: int,
+            refuse_low_relevance: bool) -> dict[str, Any]:
+        """The /ask endpoint: the same JSON as `qa ask --json`; a QAError becomes a gr.Error."""
+        try:
+            history = parse_history(history_json or "[]", "history_json")
+            asked = self.settings.replace(top_k=int(top_k), temperature=float(temperature),
+                                          max_tokens=int(max_tokens), gate=bool(refuse_low_relevance))
+            self.models.created.wait()
+            if self.models.error:
+                raise QAError(self.models.error)
+            return self.engine.answer(question, history, asked).to_json()
+        except QAError as exc:
+            raise gr.Error(str(exc)) from None
+

@@ -1,0 +1,110 @@
+"""The page: its tabs, components and events (built, not launched). The public API is /ask only."""
+
+from typing import Any
+
+import gradio as gr
+
+from web.assets import asset
+from web.handlers import ChatApp
+from web.render import render_sources
+
+EXAMPLES = [
+    "Where did Blinken and Lavrov meet on December 2?",
+    "How long does it now take for US military assistance to be sent after a request from Kyiv?",
+    "Which two Americans detained in Russia did the US make a proposal to free?",
+]
+# After a bridge click and after the article picker: scroll the selected card or the cited span into view.
+SCROLL_JS = asset("scroll.js")
+VIEWER_JS = asset("viewer.js")
+
+
+def build_ui(app: ChatApp) -> gr.Blocks:
+    """The layout and its events (not launched). The public API is /ask only."""
+    s = app.settings
+    private: dict[str, Any] = {"api_visibility": "private"}
+    with gr.Blocks(title="Ask your news archive") as demo:
+        convo = gr.State([])
+        shown = gr.State(-1)  # the answer whose sources the panel shows
+        gr.Markdown("## Ask your news archive\nAnswers come only from the indexed articles, "
+                    "with numbered citations you can open and check.")
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat-tab"):
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        chatbot = gr.Chatbot(elem_id="chat", height=560, show_label=False,
+                                             feedback_options=None, buttons=["copy"],
+                                             placeholder="Ask a question about the articles in the library.")
+                        with gr.Row():
+                            question = gr.Textbox(elem_id="question", show_label=False, scale=5, lines=1,
+                                                  max_lines=4, placeholder="Ask a question… (Enter sends)")
+                            ask_btn = gr.Button("Ask", variant="primary", scale=1, elem_id="ask-btn")
+                            stop_btn = gr.Button("Stop", variant="stop", scale=1, elem_id="stop-btn")
+                        new_btn = gr.Button("New chat", size="sm", elem_id="new-chat")
+                        gr.Examples(EXAMPLES, inputs=[question], label="Examples from the sample articles")
+                        with gr.Accordion("Settings", open=False, elem_id="settings"):
+                            top_k = gr.Slider(1, 12, value=s.top_k, step=1,
+                                              label="Number of passages (top_k)", elem_id="top-k")
+                            temperature = gr.Slider(0.0, 1.5, value=s.temperature, step=0.05,
+                                                    label="Temperature", elem_id="temperature")
+                            max_tokens = gr.Slider(32, 1024, value=s.max_tokens, step=16,
+                                                   label="Max answer tokens", elem_id="max-tokens")
+                            gate = gr.Checkbox(value=s.gate, label="Refuse when relevance is low",
+                                               elem_id="gate")
+                    with gr.Column(scale=2):
+                        gr.Markdown("### Sources")
+                        sources = gr.HTML(render_sources(None, 0), elem_id="sources", max_height=560)
+                        with gr.Row():
+                            pick = gr.Dropdown(choices=[], label="Cited article", scale=3,
+                                               elem_id="article-pick", interactive=True)
+                            open_btn = gr.Button("Open article", size="sm", scale=1, elem_id="open-article")
+                        viewer = gr.HTML("", elem_id="viewer")
+                bridge = gr.Textbox(elem_id="cite-bridge", visible="hidden", show_label=False)
+            with gr.Tab("Library", id="library-tab") as library_tab:
+                status = gr.HTML(elem_id="index-status")
+                with gr.Row():
+                    with gr.Column(scale=2):
+                        uploads = gr.File(file_count="multiple", type="filepath", elem_id="upload",
+                                          label=f"Upload articles ({', '.join(app.suffixes)}; "
+                                                f"up to {s.max_file_mb:g} MB each)")
+                        upload_msg = gr.HTML(elem_id="upload-msg")
+                    with gr.Column(scale=1):
+                        update_btn = gr.Button("Update index", variant="primary", elem_id="update-index")
+                        rebuild_btn = gr.Button("Rebuild index", elem_id="rebuild-index")
+                        summary = gr.HTML(elem_id="build-summary")
+                library_pick = gr.Dropdown(choices=[], label="View an article", elem_id="library-pick",
+                                           interactive=True, filterable=True)
+                library_viewer = gr.HTML(elem_id="library-viewer")
+                library = gr.HTML(elem_id="library")
+
+        chat_inputs = [question, convo, top_k, temperature, max_tokens, gate]
+        chat_outputs = [chatbot, convo, question, sources, pick, shown]
+        chat: dict[str, Any] = {"concurrency_id": "chat", "concurrency_limit": 1, "show_progress": "hidden",
+                                **private}
+        submit = question.submit(app.respond, chat_inputs, chat_outputs, **chat)
+        click = ask_btn.click(app.respond, chat_inputs, chat_outputs, **chat)
+        stop_btn.click(None, None, None, cancels=[submit, click], **private)
+        new_btn.click(app.new_chat, None, [chatbot, convo, question, sources, pick, shown, viewer],
+                      cancels=[submit, click], **private)
+        # change, not input: the click listener sets the hidden box's value from JavaScript
+        bridge.change(app.on_bridge, [bridge, convo], [sources, shown, pick, viewer], show_progress="hidden",
+                      **private).then(None, [bridge], None, js=SCROLL_JS, **private)
+        for event in (open_btn.click, pick.input):
+            event(app.on_pick, [pick, convo, shown], [viewer], **private).then(None, js=VIEWER_JS, **private)
+
+        library_outputs = [status, library, library_pick]
+        uploads.upload(app.on_upload, [uploads], [upload_msg, uploads], **private)
+        build: dict[str, Any] = {"concurrency_id": "build", "concurrency_limit": 1, **private}
+        update_btn.click(app.update_index, None, [summary, *library_outputs], **build)
+        rebuild_btn.click(app.rebuild_index, None, [summary, *library_outputs], **build)
+        library_pick.input(app.on_library_pick, [library_pick], [library_viewer], **private)
+        library_tab.select(app.refresh_library, None, library_outputs, **private)
+        demo.load(app.refresh_library, None, library_outputs, **private)
+
+        def ask(question: str, history_json: str = "[]", top_k: int = s.top_k,
+                temperature: float = s.temperature, max_tokens: int = s.max_tokens,
+                refuse_low_relevance: bool = s.gate) -> dict[str, Any]:
+            """Answer a question from the indexed articles, with citations (the JSON of `qa ask --json`)."""
+            return app.ask(question, history_json, top_k, temperature, max_tokens, refuse_low_relevance)
+
+        gr.api(ask, api_name="ask", concurrency_id="chat", concurrency_limit=1)
+    return demo

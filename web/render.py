@@ -1,0 +1,266 @@
+"""HTML for the chat app: answers with citation links, the sources panel, articles, the library.
+
+Pure functions of the qa types (unit-tested without models or a browser). Everything shown from an
+article (titles, passages, whole texts) or from the model is HTML-escaped here, whatever Gradio
+sanitises after us.
+"""
+
+import html
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from qa.answer import UNGROUNDED
+from qa.cite import MARKER, parse_markers
+from qa.types import Answer, Article, BuildSummary, Citation, Hit
+
+LIBRARY_ROWS = 1000  # rows of the library table shown at once
+
+
+def esc(text: str | None) -> str:
+    """HTML-escape text from an article or the model (quotes too: it also goes into attributes)."""
+    return html.escape(text or "", quote=True)
+
+
+def esc_md(text: str) -> str:
+    """Escape for a chat message that Gradio renders as Markdown: HTML, and the brackets that
+    would turn text from an article or the model into Markdown links or images."""
+    return esc(text).replace("[", "&#91;").replace("]", "&#93;")
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only http(s) links are ever rendered (no javascript: or data: URLs)."""
+    if url and re.match(r"^https?://[^\s\"'<>]+$", url.strip(), re.IGNORECASE):
+        return url.strip()
+    return None
+
+
+def _meta_line(published: str | None, source: str | None, url: str | None) -> list[str]:
+    parts = []
+    if published:
+        parts.append(esc(published[:10]))
+    link = safe_url(url)
+    if link:
+        label = source or re.sub(r"^https?://(www\.)?", "", link).split("/")[0]
+        parts.append(f'<a href="{esc(link)}" target="_blank" rel="noopener noreferrer">{esc(label)}</a>')
+    elif source:
+        parts.append(esc(source))
+    return parts
+
+
+def highlight(text: str, spans: Sequence[tuple[int, int]], offset: int = 0, first_id: str = "") -> str:
+    """`text` escaped, with the spans (offsets relative to `offset`) wrapped in <mark>."""
+    out, pos = [], 0
+    cleaned = sorted((max(0, a - offset), min(len(text), b - offset)) for a, b in spans)
+    for i, (a, b) in enumerate(cleaned):
+        if b <= a or a < pos:
+            continue
+        mark_id = f' id="{first_id}"' if first_id and i == 0 else ""
+        out += [esc(text[pos:a]), f'<mark class="cited"{mark_id}>', esc(text[a:b]), "</mark>"]
+        pos = b
+    out.append(esc(text[pos:]))
+    return "".join(out)
+
+
+def by_number(answer: Answer) -> dict[int, list[Citation]]:
+    found: dict[int, list[Citation]] = {}
+    for c in answer.citations:
+        found.setdefault(c.n, []).append(c)
+    return found
+
+
+def cite_link(k: int, n: int, citations: Sequence[Citation]) -> str:
+    """A small numbered link to citation n of answer k; its tooltip shows the source."""
+    first = citations[0]
+    classes = ["cite"]
+    note = ""
+    if not any(c.supported for c in citations):
+        classes.append("unsupported")
+        note = " (not supported by this passage)"
+    if all(c.posthoc for c in citations):
+        classes.append("posthoc")
+    tip = f"[{n}] {first.title}{note}: {first.snippet}"[:300]
+    return (f'<a class="{" ".join(classes)}" href="#cite-{k}-{n}" data-n="{n}" '
+            f'title="{esc_md(tip)}">&#91;{n}&#93;</a>')
+
+
+def render_answer(answer: Answer, k: int) -> str:
+    """The answer as a chat message: escaped, with [n] markers turned into citation links.
+    Post-hoc citations (added by the support check) get a link after their sentence."""
+    by_n = by_number(answer)
+    text = answer.text
+    edits: list[tuple[int, int, str]] = []
+    for m in MARKER.finditer(text):
+        numbers = [n for n in parse_markers(m.group(0), max(by_n, default=0)) if n in by_n]
+        if numbers:
+            links = "".join(cite_link(k, n, by_n[n]) for n in numbers)
+            edits.append((m.start(), m.end(), f"<sup>{links}</sup>"))
+    for n, cites in by_n.items():
+        for c in cites:
+            if c.posthoc and c.sentence:
+                at = text.find(c.sentence)
+                if at >= 0:
+                    end = at + len(c.sentence)
+                    edits.append((end, end, f"<sup>{cite_link(k, n, [c])}</sup>"))
+    out, pos = [], 0
+    for start, end, piece in sorted(edits, key=lambda e: (e[0], e[1])):
+        if start < pos:
+            continue
+        out += [esc_md(text[pos:start]), piece]
+        pos = end
+    out.append(esc_md(text[pos:]))
+    if not answer.grounded:
+        out.append(f'\n\n<span class="ungrounded">⚠ {esc(UNGROUNDED)}</span>')
+    return "".join(out)
+
+
+def _passage(c: Citation, answer: Answer) -> tuple[str, int]:
+    """The cited passage text and its offset in the article (the snippet alone as a fallback)."""
+    for h in (*answer.sources, *answer.hits):
+        if h.chunk.id == c.chunk_id:
+            return h.chunk.text, h.chunk.start
+    return c.snippet, c.snippet_start
+
+
+def _score(hit: Hit | None, score: float) -> str:
+    if hit is not None and hit.dense is not None:
+        return f"retrieval score {score:.3f} · similarity {hit.dense:.2f}"
+    return f"retrieval score {score:.3f}"
+
+
+def render_source_card(k: int, n: int, citations: Sequence[Citation], answer: Answer,
+                       selected: bool = False) -> str:
+    """One cited source: title, date, site, score, the passage with its supporting sentence(s) marked,
+    the claims it was cited for (flagged when not supported), and an "open article" link."""
+    c = citations[0]
+    hit = next((h for h in (*answer.sources, *answer.hits) if h.chunk.id == c.chunk_id), None)
+    passage, offset = _passage(c, answer)
+    spans = [(x.snippet_start, x.snippet_end) for x in citations if x.chunk_id == c.chunk_id]
+    supported = any(x.supported for x in citations)
+    classes = ["src-card"] + (["selected"] if selected else []) + ([] if supported else ["unsupported"])
+    meta = [*_meta_line(c.published, hit.source if hit else None, c.url), esc(_score(hit, c.score))]
+    if c.also:  # syndicated copies of the same story, grouped at index time
+        meta.append("also carried by " + esc(", ".join(c.also)))
+    flags = []
+    if not supported:
+        flags.append('<span class="flag bad">not supported by this passage</span>')
+    if all(x.posthoc for x in citations):
+        flags.append('<span class="flag posthoc">post-hoc: added by the support check, '
+                     'the model did not cite it</span>')
+    claims = []
+    for x in citations:
+        verdict = (f'<span class="ok">supported ({x.support:.2f})</span>' if x.supported else
+                   f'<span class="bad">not supported by this passage ({x.support:.2f})</span>')
+        label = " · post-hoc" if x.posthoc else ""
+        claims.append(f"<li>“{esc(x.sentence)}” — {verdict}{label}</li>")
+    return (f'<div class="{" ".join(classes)}" id="src-{k}-{n}">'
+            f'<div class="src-head"><span class="src-n">[{n}]</span> {esc(c.title)}</div>'
+            f'<div class="src-meta">{" · ".join(meta)}</div>'
+            f'{"".join(flags)}'
+            f'<blockquote class="src-passage">{highlight(passage, spans, offset)}</blockquote>'
+            f'<ul class="src-claims">{"".join(claims)}</ul>'
+            f'<a class="open-article" href="#open-{k}-{n}">open article ›</a>'
+            "</div>")
+
+
+def closest_articles(hits: Sequence[Hit]) -> list[tuple[int, Hit]]:
+    """The best hit of each article, in rank order, with its index in `hits`."""
+    seen: set[str] = set()
+    out = []
+    for i, h in enumerate(hits):
+        if h.chunk.article_id not in seen:
+            seen.add(h.chunk.article_id)
+            out.append((i, h))
+    return out
+
+
+def render_closest(k: int, hits: Sequence[Hit]) -> str:
+    cards = []
+    for i, h in closest_articles(hits):
+        excerpt = h.chunk.text if len(h.chunk.text) <= 400 else h.chunk.text[:400] + "…"
+        meta = [*_meta_line(h.published, h.source, h.url), esc(_score(h, h.score))]
+        cards.append(f'<div class="src-card closest" id="hit-{k}-{i}">'
+                     f'<div class="src-head">{esc(h.title)}</div>'
+                     f'<div class="src-meta">{" · ".join(meta)}</div>'
+                     f'<blockquote class="src-passage">{esc(excerpt)}</blockquote>'
+                     f'<a class="open-article" href="#hit-{k}-{i}">open article ›</a></div>')
+    if not cards:
+        return '<p class="muted">No article came close.</p>'
+    return "".join(cards)
+
+
+def render_sources(answer: Answer | None, k: int, selected: int | None = None) -> str:
+    """The sources panel for answer k: a card per cited source, or the closest articles of a refusal."""
+    if answer is None:
+        return ('<div class="sources-empty">Sources of the latest answer appear here. '
+                "Click a citation such as <b>[1]</b> in an answer to see its passage.</div>")
+    t = answer.timings
+    timing = f"retrieval {t.retrieval_ms:.0f} ms"
+    if t.ttft_ms is not None:
+        timing += f" · first token {t.ttft_ms / 1000:.1f} s"
+    timing += f" · total {t.total_ms / 1000:.1f} s"
+    head = f'<div class="sources-head">Answer {k + 1} · {esc(timing)}</div>'
+    if not answer.citations:
+        why = ("No answer: the articles do not cover this question." if answer.refused else
+               "The answer cites no source: check it against the closest articles.")
+        return (f'{head}<div class="refused">{why} The closest articles were:</div>'
+                f"{render_closest(k, answer.hits)}")
+    if answer.refused:  # the passages quoted as what the articles say nearby
+        head += '<div class="refused">No answer: no source states it. The passages closest to the question:</div>'
+    by_n = by_number(answer)
+    cards = [render_source_card(k, n, by_n[n], answer, selected == n) for n in sorted(by_n)]
+    return head + "".join(cards)
+
+
+def render_article(article: Article, passage: tuple[int, int] | None = None,
+                   snippet: tuple[int, int] | None = None, note: str = "") -> str:
+    """The whole cleaned article, the cited passage shaded and its supporting sentence marked."""
+    text = article.text
+    meta = " · ".join([*_meta_line(article.published, article.source, article.url), esc(article.id)])
+    if snippet and passage and passage[0] <= snippet[0] <= snippet[1] <= passage[1] <= len(text):
+        ps, pe = passage
+        body = (esc(text[:ps]) + '<span class="passage">'
+                + highlight(text[ps:pe], [snippet], ps, first_id="cited-span") + "</span>" + esc(text[pe:]))
+    elif snippet:
+        body = highlight(text, [snippet], first_id="cited-span")
+    else:
+        body = esc(text)
+    note_html = f'<div class="viewer-note">{esc(note)}</div>' if note else ""
+    return (f'<div class="article-view"><div class="article-title">{esc(article.title)}</div>'
+            f'<div class="src-meta">{meta}</div>{note_html}<div class="article-text">{body}</div></div>')
+
+
+def render_library(infos: Sequence[Any]) -> str:
+    """The indexed articles as an HTML table (every cell escaped)."""
+    if not infos:
+        return '<p class="muted">The index holds no article yet: upload some, then update the index.</p>'
+    rows = []
+    for a in infos[:LIBRARY_ROWS]:
+        link = safe_url(a.url)
+        site = esc(a.source or (re.sub(r"^https?://(www\.)?", "", link).split("/")[0] if link else ""))
+        group = esc(a.group_id) if a.group_id and a.group_id != a.id else ("lead" if a.group_id else "")
+        rows.append(f"<tr><td>{esc(a.title)}</td><td>{esc((a.published or '')[:10])}</td><td>{site}</td>"
+                    f"<td class='num'>{a.chunks}</td><td class='muted'>{group}</td>"
+                    f"<td class='muted'>{esc(a.id)}</td></tr>")
+    more = (f'<p class="muted">Showing the first {LIBRARY_ROWS} of {len(infos)} articles.</p>'
+            if len(infos) > LIBRARY_ROWS else "")
+    return ('<table class="library"><thead><tr><th>Title</th><th>Date</th><th>Site</th><th>Chunks</th>'
+            '<th title="near-duplicate (syndicated) copy of">Copy of</th>'
+            f"<th>File</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{more}")
+
+
+def render_summary(summary: BuildSummary, rebuild: bool) -> str:
+    kind = "Rebuilt" if rebuild else "Updated"
+    lines = [f"<b>{kind} the index</b> in {summary.seconds:.1f} s: {summary.articles} articles, "
+             f"{summary.chunks} chunks ({esc(summary.generation)}).",
+             f"Added {summary.added}, updated {summary.updated}, removed {summary.removed}, "
+             f"unchanged {summary.unchanged}; embedded {summary.embedded_chunks} passages; "
+             f"skipped {len(summary.skipped)}."]
+    skipped = "".join(f"<li>{esc(s.path)}: {esc(s.reason)}</li>" for s in summary.skipped)
+    return ('<div class="build-summary">' + "<br>".join(lines)
+            + (f"<ul>{skipped}</ul>" if skipped else "") + "</div>")
+
+
+def render_error(message: str) -> str:
+    return f'<div class="error-box">{esc(message)}</div>'
+

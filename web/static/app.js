@@ -1,0 +1,23 @@
+() => {
+  if (window.__qaCiteHook) return;
+  window.__qaCiteHook = true;
+  document.addEventListener('click', (ev) => {
+    const a = ev.target && ev.target.closest &&
+      ev.target.closest('a[href^="#cite-"], a[href^="#open-"], a[href^="#hit-"]');
+    if (!a) return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    const key = a.getAttribute('href').slice(1);
+    const m = key.match(/^cite-(\d+)-(\d+)$/);
+    const card = m && document.getElementById('src-' + m[1] + '-' + m[2]);
+    if (card) {
+      document.querySelectorAll('.src-card.selected').forEach((c) => c.classList.remove('selected'));
+      card.classList.add('selected');
+      card.scrollIntoView({block: 'nearest'});
+    }
+    const box = document.querySelector('#cite-bridge textarea, #cite-bridge input');
+    if (!box) return;
+    box.value = key + ':' + Date.now();
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  }, true);
+}
