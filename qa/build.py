@@ -144,8 +144,8 @@ def _embed_all(texts: Sequence[str], keys: Sequence[str], embedder: Embedder,
 
 def _nothing_to_index(articles_dir: Path, skipped: Sequence[Skipped]) -> QAError:
     if not skipped:
-        return QAError(f"no article files in {articles_dir}: put articles there (.txt, .md, .html, .json, "
-                       ".jsonl, .pdf); the previous index, if any, is unchanged.")
+        return QAError(f"no article files in {articles_dir}: put articles there ({', '.join(ingest.SUFFIXES)}); "
+                       "the previous index, if any, is unchanged.")
     reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5]) + ("; ..." if len(skipped) > 5 else "")
     return QAError(f"no article in {articles_dir} could be indexed ({len(skipped)} skipped: {reasons}): fix or "
                    "replace those files; the previous index, if any, is unchanged.")
