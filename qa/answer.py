@@ -36,6 +36,7 @@ from qa.prompt import (
     user_message,
     widen,
 )
+from qa.query import Query, parse_query
 from qa.retrieve import Retrieval, retrieve, term_weights
 from qa.timeq import parse_day
 from qa.types import Answer, Citation, Hit, Timings, Turn
@@ -135,11 +136,11 @@ def gate_message(hits: Sequence[Hit]) -> str:
     return "\n".join(lines)
 
 
-def honest_refusal(question: str, sources: Sequence[Hit], checked: bool = False) -> tuple[str, list[Citation]]:
+def honest_refusal(query: Query, sources: Sequence[Hit], checked: bool = False) -> tuple[str, list[Citation]]:
     """The plain refusal, then the sentences of the sources closest to the question, quoted and cited,
     so the reader sees what the articles do say nearby. `checked`: the model answered, but no source
     was found to state its answer, which is not the same as the articles not saying it."""
-    near = nearby(question, sources)
+    near = nearby(query, sources)
     head = UNVERIFIED if checked else REFUSAL
     if not near:
         return head, []
@@ -229,6 +230,8 @@ class Engine:
         store = self.store()
         question = self.resolve(clean_question(question), history, settings)
         found = retrieve(question, store, self.embedder, settings, history)
+        today = parse_day(settings.today, "today") or date.today()
+        query = parse_query(question, history, today)
         if not found.hits or (settings.gate and not found.relevant):
             timings = Timings(retrieval_ms=found.ms, total_ms=_ms(started))
             yield Done(Answer(gate_message(found.hits), (), found.hits, True, timings, question, found.query,
@@ -237,13 +240,12 @@ class Engine:
         generator = self.generator
         if not getattr(generator, "loaded", True):
             yield Status("Loading the language model (first question only)…")
-        today = parse_day(settings.today, "today") or date.today()
         if settings.passage_words > 0:  # sentences are picked from passages grown where news puts the answer
             passages = widen(found.hits, lambda a: _article_text(store, a), settings.lead_sentences,
                              settings.follow_sentence)
         else:  # whole passages stay whole
             passages = list(found.hits)
-        selected = select_sentences(found.query, passages, self.embedder, settings.passage_words)
+        selected = select_sentences(query, passages, self.embedder, settings.passage_words)
         hits, texts = close_sources(passages, selected, settings.source_ratio)
         prompt = build_prompt(question, hits, history, generator, settings.max_tokens,
                               settings.history_turns, texts, time_note(found.time, found.range_applied, today))
@@ -263,16 +265,16 @@ class Engine:
         refused = said_so = is_refusal(text)
         citations: list[Citation] = []
         if not refused:
-            text, citations = attribute(text, question, prompt.sources, term_weights(store))
+            text, citations = attribute(text, query, prompt.sources, term_weights(store))
             # not an answer unless a source states something it says, in sentences about what was asked
             refused = not any(c.supported and c.on_topic for c in citations)
             if not refused and settings.judge:
                 yield Status("Checking the answer against the sources…")
-                refused = confidence(self.judge, question, citations, prompt.sources) < tuning.JUDGE_MIN
+                refused = confidence(self.judge, query, citations, prompt.sources) < tuning.JUDGE_MIN
             if found.time.recency and not refused:
                 text = with_as_of(text, citations)
         if refused:  # say so plainly, and what the articles do say nearby
-            text, citations = honest_refusal(question, prompt.sources, checked=not said_so)
+            text, citations = honest_refusal(query, prompt.sources, checked=not said_so)
         timings = Timings(found.ms, ttft, _ms(started), prompt.tokens, len(pieces))  # one piece per token
         yield Done(Answer(text, tuple(citations), found.hits, refused, timings, question, found.query, True,
                           prompt.sources))

@@ -17,6 +17,7 @@ from datetime import date
 from qa import lexical
 from qa.config import Settings
 from qa.embed import Embedder
+from qa.query import conversation_query
 from qa.store import ArticleInfo, Store
 from qa.timeq import TimeIntent, analyse, parse_day, published_day
 from qa.types import Chunk, Hit, Turn
@@ -34,18 +35,6 @@ class Retrieval:
     ms: float
     time: TimeIntent = field(default_factory=TimeIntent)
     range_applied: bool = False  # the question's time phrase narrowed the articles
-
-
-def conversation_query(question: str, history: Sequence[Turn] = ()) -> str:
-    """The question, preceded by the previous user question when there is one, so a follow-up
-    like "How long did he say it takes?" keeps its subject. No LLM rewrite: measured unnecessary
-    on the seed conversations, and it would cost a second of prompt processing.
-
-    >>> conversation_query("How long?", [Turn("user", "Who visited Kyiv?"), Turn("assistant", "X")])
-    'Who visited Kyiv? How long?'
-    """
-    previous = [t.content.strip() for t in history if t.role == "user" and t.content.strip()]
-    return f"{previous[-1]} {question.strip()}" if previous else question.strip()
 
 
 def rrf(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> dict[int, float]:

@@ -5,7 +5,8 @@ import pytest
 from qa.answer import Engine
 from qa.build import build_index
 from qa.config import Settings
-from qa.retrieve import conversation_query, diversify, rrf
+from qa.query import conversation_query
+from qa.retrieve import diversify, rrf
 from qa.types import Turn
 
 from .fakes import HashEmbedder
