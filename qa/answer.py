@@ -211,14 +211,18 @@ class Engine:
     def search(self, question: str, history: Sequence[Turn] = (), settings: Settings | None = None
                ) -> Retrieval:
         settings = settings or self.settings
-        question = self.resolve(clean_question(question), history, settings)
-        return retrieve(question, self.store(), self.embedder, settings, history)
+        return retrieve(self.query(question, history, settings), self.store(), self.embedder, settings)
+
+    def query(self, question: str, history: Sequence[Turn], settings: Settings) -> Query:
+        """The question as typed, cleaned, a follow-up's pronoun resolved, and parsed once for every stage."""
+        return parse_query(self.resolve(clean_question(question), history, settings), history, _today(settings))
 
     def resolve(self, question: str, history: Sequence[Turn], settings: Settings) -> str:
         """A follow-up's pronoun replaced by the person it refers to; the articles the earlier turn
         retrieves tell whether that person is "he" or "she"."""
         def passages(text: str) -> str:
-            return " ".join(h.chunk.text for h in retrieve(text, self.store(), self.embedder, settings).hits)
+            found = retrieve(parse_query(text, (), _today(settings)), self.store(), self.embedder, settings)
+            return " ".join(h.chunk.text for h in found.hits)
 
         return resolve(question, history, passages)
 
@@ -228,18 +232,17 @@ class Engine:
         settings = settings or self.settings
         started = time.perf_counter()
         store = self.store()
-        question = self.resolve(clean_question(question), history, settings)
-        found = retrieve(question, store, self.embedder, settings, history)
-        today = parse_day(settings.today, "today") or date.today()
-        query = parse_query(question, history, today)
+        query = self.query(question, history, settings)
+        found = retrieve(query, store, self.embedder, settings)
         if not found.hits or (settings.gate and not found.relevant):
             timings = Timings(retrieval_ms=found.ms, total_ms=_ms(started))
-            yield Done(Answer(gate_message(found.hits), (), found.hits, True, timings, question, found.query,
+            yield Done(Answer(gate_message(found.hits), (), found.hits, True, timings, query.text, query.search_text,
                               llm_called=False))
             return
         generator = self.generator
         if not getattr(generator, "loaded", True):
             yield Status("Loading the language model (first question only)…")
+        today = _today(settings)
         if settings.passage_words > 0:  # sentences are picked from passages grown where news puts the answer
             passages = widen(found.hits, lambda a: _article_text(store, a), settings.lead_sentences,
                              settings.follow_sentence)
@@ -247,8 +250,8 @@ class Engine:
             passages = list(found.hits)
         selected = select_sentences(query, passages, self.embedder, settings.passage_words)
         hits, texts = close_sources(passages, selected, settings.source_ratio)
-        prompt = build_prompt(question, hits, history, generator, settings.max_tokens,
-                              settings.history_turns, texts, time_note(found.time, found.range_applied, today))
+        prompt = build_prompt(query.text, hits, history, generator, settings.max_tokens,
+                              settings.history_turns, texts, time_note(query.time, found.range_applied, today))
         pieces: list[str] = []
         ttft = None
         stream = generator.stream(prompt.messages, settings.max_tokens, settings.temperature)
@@ -271,12 +274,12 @@ class Engine:
             if not refused and settings.judge:
                 yield Status("Checking the answer against the sources…")
                 refused = confidence(self.judge, query, citations, prompt.sources) < tuning.JUDGE_MIN
-            if found.time.recency and not refused:
+            if query.time.recency and not refused:
                 text = with_as_of(text, citations)
         if refused:  # say so plainly, and what the articles do say nearby
             text, citations = honest_refusal(query, prompt.sources, checked=not said_so)
         timings = Timings(found.ms, ttft, _ms(started), prompt.tokens, len(pieces))  # one piece per token
-        yield Done(Answer(text, tuple(citations), found.hits, refused, timings, question, found.query, True,
+        yield Done(Answer(text, tuple(citations), found.hits, refused, timings, query.text, query.search_text, True,
                           prompt.sources))
 
     def answer(self, question: str, history: Sequence[Turn] = (), settings: Settings | None = None) -> Answer:
@@ -284,6 +287,11 @@ class Engine:
             if isinstance(event, Done):
                 return event.answer
         raise AssertionError("ask() ended without an answer")
+
+
+def _today(settings: Settings) -> date:
+    """The date relative time words ("last week") count from: the setting, else the clock's."""
+    return parse_day(settings.today, "today") or date.today()
 
 
 def _article_text(store: store_mod.Store, article_id: str) -> str:
