@@ -232,8 +232,8 @@ class Engine:
         settings = settings or self.settings
         started = time.perf_counter()
         store = self.store()
-        query = self.query(question, history, settings)
-        found = retrieve(query, store, self.embedder, settings)
+        found = retrieve(self.query(question, history, settings), store, self.embedder, settings)
+        query = found.query  # with its vector, for sentence selection
         if not found.hits or (settings.gate and not found.relevant):
             timings = Timings(retrieval_ms=found.ms, total_ms=_ms(started))
             yield Done(Answer(gate_message(found.hits), (), found.hits, True, timings, query.text, query.search_text,

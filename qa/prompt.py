@@ -155,8 +155,12 @@ def select_sentences(query: Query, hits: Sequence[Hit], embedder: Embedder, word
         return [Selected(h.chunk.text, 1.0) for h in hits]
     spans = [sentence_spans(h.chunk.text) or [(0, len(h.chunk.text))] for h in hits]
     flat = [h.chunk.text[a:b] for h, ss in zip(hits, spans, strict=True) for a, b in ss]
-    vectors = embedder.embed([query.search_text, *flat])
-    scores = iter((vectors[1:] @ vectors[0]).tolist())
+    # retrieval's vector of the search text, not a second embedding: the ONNX embedder runs one text at
+    # a time (qa.embed), so it is the very vector a batch with the sentences gives (checked bit for bit
+    # on the seed and newsA questions); torch pads a batch, which moves cosines by ~1e-7, measured to
+    # keep the same sentences
+    asked = query.embedding if query.embedding is not None else embedder.embed([query.search_text])[0]
+    scores = iter((embedder.embed(flat) @ asked).tolist())
     q_words = set(query.search_tokens)
     out = []
     given: set[str] = set()  # neighbouring passages share a sentence: the prompt gets it once

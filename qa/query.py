@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+
+import numpy as np
 
 from qa import answertype, lexical, support
 from qa.timeq import RECENCY, TimeIntent, analyse
@@ -38,6 +40,8 @@ class Query:
     answer_type: re.Pattern[str] | None
     named: frozenset[str]
     time: TimeIntent  # of the question asked, not of the earlier one retrieval also searches
+    # search_text's vector: retrieval embeds it anyway and sets it (qa.retrieve), sentence selection reuses it
+    embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def conversation_query(question: str, history: Sequence[Turn] = ()) -> str:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
+
+import numpy as np
 
 from qa import lexical
 from qa.config import Settings
@@ -27,7 +29,7 @@ RRF_K = 60  # the usual reciprocal-rank-fusion constant; flat enough that both l
 
 @dataclass(frozen=True)
 class Retrieval:
-    query: Query  # what was searched: the question in its conversation, with its time intent
+    query: Query  # what was searched, with the search text's vector
     hits: tuple[Hit, ...]  # the top_k passages, best first
     relevant: bool  # the gate's verdict
     best_dense: float
@@ -144,14 +146,17 @@ def by_recency(rows: Sequence[int], fused: dict[int, float], day_of: Callable[[i
     return sorted(rows, key=lambda r: -boost[r])
 
 
-def dense_search(texts: Sequence[str], store: Store, embedder: Embedder, n: int) -> dict[int, float]:
-    """Best cosine of each chunk over the query texts and their respelled forms."""
-    texts = list(texts) + [t for t in (lexical.respell(x, store.bm25) for x in texts) if t]
+def dense_search(texts: Sequence[str], store: Store, embedder: Embedder, n: int
+                 ) -> tuple[dict[int, float], np.ndarray]:
+    """Best cosine of each chunk over the query texts and their respelled forms, and the vectors of
+    `texts` (respelled forms aside), which later stages reuse rather than embed the texts again."""
+    texts = list(texts)
+    vectors = embedder.embed(texts + [t for t in (lexical.respell(x, store.bm25) for x in texts) if t])
     dense: dict[int, float] = {}
-    for vector in embedder.embed(texts):
+    for vector in vectors:
         for row, score in store.dense(vector, n):
             dense[row] = max(score, dense.get(row, -1.0))
-    return dense
+    return dense, vectors[:len(texts)]
 
 
 def retrieve(query: Query, store: Store, embedder: Embedder, settings: Settings) -> Retrieval:
@@ -162,7 +167,7 @@ def retrieve(query: Query, store: Store, embedder: Embedder, settings: Settings)
     n = settings.candidates * (4 if keep or intent.has_range else 1)  # filters drop candidates
     # a passage's cosine is its best over the question alone and in its conversation
     texts = [query.text] if query.search_text == query.text else [query.text, query.search_text]
-    dense = dense_search(texts, store, embedder, n)
+    dense, vectors = dense_search(texts, store, embedder, n)
     lex = dict(lexical.search(store.bm25, query.search_tokens, n))
     chunks = store.chunks(sorted(set(dense) | set(lex)))
     infos = store.infos(c.article_id for c in chunks.values())
@@ -186,6 +191,7 @@ def retrieve(query: Query, store: Store, embedder: Embedder, settings: Settings)
     best_cov = max((idf_coverage(query.tokens, chunks[r].text + " " + info_of(r).title, store)
                     for r in ranked[:10]), default=0.0)
     relevant = bool(hits) and (best_dense >= settings.gate_dense or best_cov >= settings.gate_lexical)
+    query = replace(query, embedding=vectors[-1])  # texts end with the search text
     return Retrieval(query, hits, relevant, best_dense, best_cov, (time.perf_counter() - started) * 1000,
                      range_applied)
 

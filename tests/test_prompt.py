@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from qa.prompt import SYSTEM, build_prompt, select_sentences, widen
 from qa.query import parse_query
 from qa.types import Chunk, Hit, Turn
@@ -137,3 +139,14 @@ def test_a_passage_offers_the_quote_that_follows_it_in_its_paragraph() -> None:
     assert "we will respond" in kept.text  # the quote, not the paraphrase that repeats the question
     last = _passage("Lavrov met Blinken in Stockholm.", "a.txt", 0)
     assert widen([last], lambda _: QUOTED, lead=0, follow=True) == [last]  # the next paragraph is not offered
+
+
+def test_sentence_selection_reuses_the_vector_retrieval_made() -> None:
+    embedder = HashEmbedder()
+    query = parse_query("Where did the ministers meet?")
+    hit = _passage("The ministers met in Stockholm. The talks went on for hours. Lavrov spoke after them.")
+    fresh = select_sentences(query, [hit], embedder, words=6)
+    with_vector = replace(query, embedding=embedder.embed([query.search_text])[0])
+    embedder.texts = 0
+    assert select_sentences(with_vector, [hit], embedder, words=6) == fresh
+    assert embedder.texts == 3  # the three sentences, not the question again
