@@ -213,6 +213,7 @@ def measure(index_dir: Path, queries_path: Path) -> dict[str, Any]:
     """Run inside the fresh subprocess: RSS growth from opening the store, then latencies and recall."""
     from qa import lexical
     from qa.config import load
+    from qa.query import parse_query
     from qa.retrieve import retrieve
     from qa.store import Store
 
@@ -232,14 +233,14 @@ def measure(index_dir: Path, queries_path: Path) -> dict[str, Any]:
         embedder.vector = vector
         memo.clear()
         started = time.perf_counter()
-        retrieve(text, store, embedder, settings)
+        retrieve(parse_query(text), store, embedder, settings)
         total.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
         rows = store.dense(vector, 10)
         dense.append((time.perf_counter() - started) * 1000)
         memo.clear()
         started = time.perf_counter()
-        lexical.search(store.bm25, text, settings.candidates)
+        lexical.search(store.bm25, lexical.tokens(text), settings.candidates)
         lex.append((time.perf_counter() - started) * 1000)
         found.append([r for r, _ in rows] + [-1] * (10 - len(rows)))
     return {"faiss_type": store.manifest.faiss_type, "open_s": round(open_s, 2),

@@ -36,6 +36,7 @@ from qa.prompt import (
     user_message,
     widen,
 )
+from qa.query import Query, parse_query
 from qa.retrieve import Retrieval, retrieve, term_weights
 from qa.timeq import parse_day
 from qa.types import Answer, Citation, Hit, Timings, Turn
@@ -135,11 +136,11 @@ def gate_message(hits: Sequence[Hit]) -> str:
     return "\n".join(lines)
 
 
-def honest_refusal(question: str, sources: Sequence[Hit], checked: bool = False) -> tuple[str, list[Citation]]:
+def honest_refusal(query: Query, sources: Sequence[Hit], checked: bool = False) -> tuple[str, list[Citation]]:
     """The plain refusal, then the sentences of the sources closest to the question, quoted and cited,
     so the reader sees what the articles do say nearby. `checked`: the model answered, but no source
     was found to state its answer, which is not the same as the articles not saying it."""
-    near = nearby(question, sources)
+    near = nearby(query, sources)
     head = UNVERIFIED if checked else REFUSAL
     if not near:
         return head, []
@@ -210,14 +211,18 @@ class Engine:
     def search(self, question: str, history: Sequence[Turn] = (), settings: Settings | None = None
                ) -> Retrieval:
         settings = settings or self.settings
-        question = self.resolve(clean_question(question), history, settings)
-        return retrieve(question, self.store(), self.embedder, settings, history)
+        return retrieve(self.query(question, history, settings), self.store(), self.embedder, settings)
+
+    def query(self, question: str, history: Sequence[Turn], settings: Settings) -> Query:
+        """The question as typed, cleaned, a follow-up's pronoun resolved, and parsed once for every stage."""
+        return parse_query(self.resolve(clean_question(question), history, settings), history, _today(settings))
 
     def resolve(self, question: str, history: Sequence[Turn], settings: Settings) -> str:
         """A follow-up's pronoun replaced by the person it refers to; the articles the earlier turn
         retrieves tell whether that person is "he" or "she"."""
         def passages(text: str) -> str:
-            return " ".join(h.chunk.text for h in retrieve(text, self.store(), self.embedder, settings).hits)
+            found = retrieve(parse_query(text, (), _today(settings)), self.store(), self.embedder, settings)
+            return " ".join(h.chunk.text for h in found.hits)
 
         return resolve(question, history, passages)
 
@@ -227,26 +232,26 @@ class Engine:
         settings = settings or self.settings
         started = time.perf_counter()
         store = self.store()
-        question = self.resolve(clean_question(question), history, settings)
-        found = retrieve(question, store, self.embedder, settings, history)
+        found = retrieve(self.query(question, history, settings), store, self.embedder, settings)
+        query = found.query  # with its vector, for sentence selection
         if not found.hits or (settings.gate and not found.relevant):
             timings = Timings(retrieval_ms=found.ms, total_ms=_ms(started))
-            yield Done(Answer(gate_message(found.hits), (), found.hits, True, timings, question, found.query,
+            yield Done(Answer(gate_message(found.hits), (), found.hits, True, timings, query.text, query.search_text,
                               llm_called=False))
             return
         generator = self.generator
         if not getattr(generator, "loaded", True):
             yield Status("Loading the language model (first question only)…")
-        today = parse_day(settings.today, "today") or date.today()
+        today = _today(settings)
         if settings.passage_words > 0:  # sentences are picked from passages grown where news puts the answer
             passages = widen(found.hits, lambda a: _article_text(store, a), settings.lead_sentences,
                              settings.follow_sentence)
         else:  # whole passages stay whole
             passages = list(found.hits)
-        selected = select_sentences(found.query, passages, self.embedder, settings.passage_words)
+        selected = select_sentences(query, passages, self.embedder, settings.passage_words)
         hits, texts = close_sources(passages, selected, settings.source_ratio)
-        prompt = build_prompt(question, hits, history, generator, settings.max_tokens,
-                              settings.history_turns, texts, time_note(found.time, found.range_applied, today))
+        prompt = build_prompt(query.text, hits, history, generator, settings.max_tokens,
+                              settings.history_turns, texts, time_note(query.time, found.range_applied, today))
         pieces: list[str] = []
         ttft = None
         stream = generator.stream(prompt.messages, settings.max_tokens, settings.temperature)
@@ -263,18 +268,18 @@ class Engine:
         refused = said_so = is_refusal(text)
         citations: list[Citation] = []
         if not refused:
-            text, citations = attribute(text, question, prompt.sources, term_weights(store))
+            text, citations = attribute(text, query, prompt.sources, term_weights(store))
             # not an answer unless a source states something it says, in sentences about what was asked
             refused = not any(c.supported and c.on_topic for c in citations)
             if not refused and settings.judge:
                 yield Status("Checking the answer against the sources…")
-                refused = confidence(self.judge, question, citations, prompt.sources) < tuning.JUDGE_MIN
-            if found.time.recency and not refused:
+                refused = confidence(self.judge, query, citations, prompt.sources) < tuning.JUDGE_MIN
+            if query.time.recency and not refused:
                 text = with_as_of(text, citations)
         if refused:  # say so plainly, and what the articles do say nearby
-            text, citations = honest_refusal(question, prompt.sources, checked=not said_so)
+            text, citations = honest_refusal(query, prompt.sources, checked=not said_so)
         timings = Timings(found.ms, ttft, _ms(started), prompt.tokens, len(pieces))  # one piece per token
-        yield Done(Answer(text, tuple(citations), found.hits, refused, timings, question, found.query, True,
+        yield Done(Answer(text, tuple(citations), found.hits, refused, timings, query.text, query.search_text, True,
                           prompt.sources))
 
     def answer(self, question: str, history: Sequence[Turn] = (), settings: Settings | None = None) -> Answer:
@@ -282,6 +287,11 @@ class Engine:
             if isinstance(event, Done):
                 return event.answer
         raise AssertionError("ask() ended without an answer")
+
+
+def _today(settings: Settings) -> date:
+    """The date relative time words ("last week") count from: the setting, else the clock's."""
+    return parse_day(settings.today, "today") or date.today()
 
 
 def _article_text(store: store_mod.Store, article_id: str) -> str:

@@ -10,8 +10,12 @@ only counts when the sentence has it beyond what the question already names.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from qa.timeq import MONTH, WEEKDAY
+
+if TYPE_CHECKING:  # qa.query parses with this module
+    from qa.query import Query
 
 _NUMBER_WORDS = r"(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|billion|half)"
 
@@ -46,27 +50,31 @@ def expected(question: str) -> re.Pattern[str] | None:
     return None
 
 
-def has_answer(question: str, sentence: str, looks: re.Pattern[str] | None = None) -> bool:
-    """The sentence holds an answer of the expected type that the question does not already name.
+def words(text: str) -> frozenset[str]:
+    """The words of a text as typed, lower-cased: what an answer's name is checked against."""
+    return frozenset(re.findall(r"\w+", text.lower()))
 
-    >>> q = "Where was Blinken speaking when he said the US was not seeking regime change in Russia?"
+
+def has_answer(query: Query, sentence: str) -> bool:
+    """The sentence holds an answer of the type the query expects that it does not already name.
+
+    >>> from qa.query import parse_query
+    >>> q = parse_query("Where was Blinken speaking when he said the US was not seeking regime change in Russia?")
     >>> has_answer(q, "Speaking in Jerusalem on Sunday, Blinken told reporters.")
     True
     >>> has_answer(q, "The US is not seeking regime change in Russia, Blinken said.")
     False
-    >>> has_answer("Which senator accused Biden?", "Senator Rand Paul accused President Joe Biden.")
+    >>> has_answer(parse_query("Which senator accused Biden?"), "Senator Rand Paul accused President Joe Biden.")
     True
-    >>> has_answer("Which senator accused Biden?", "It was not said by President Joe Biden.")
+    >>> has_answer(parse_query("Which senator accused Biden?"), "It was not said by President Joe Biden.")
     False
-    >>> q = "What did Lavrov say Russia would do if new sanctions came?"
+    >>> q = parse_query("What did Lavrov say Russia would do if new sanctions came?")
     >>> has_answer(q, "“If new’sanctions from hell’ come, we will respond,” he said.")
     True
     >>> has_answer(q, "Lavrov said the US threatened new sanctions.")
     False
     """
-    looks = looks or expected(question)
-    if looks is None:
+    if query.answer_type is None:
         return False
-    asked = set(re.findall(r"\w+", question.lower()))
-    return any("name" not in m.groupdict() or not asked & set(re.findall(r"\w+", m.group("name").lower()))
-               for m in looks.finditer(sentence))
+    return any("name" not in m.groupdict() or not query.named & words(m.group("name"))
+               for m in query.answer_type.finditer(sentence))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from qa import support
 from qa.chunk import sentence_spans
+from qa.query import Query
 from qa.support import Verdict
 from qa.types import Citation, Hit
 
@@ -101,8 +102,8 @@ def _cite(p: _Passage, span: tuple[int, int], sentence: str, supported: bool, su
                     also=p.hit.also, missing=missing, on_topic=on_topic)
 
 
-def _citation(p: _Passage, sentence: str, question: str, posthoc: bool, weight: Weight) -> Citation:
-    verdict = support.judge(sentence, question, p.sentences, p.hit.title, weight)
+def _citation(p: _Passage, sentence: str, query: Query, posthoc: bool, weight: Weight) -> Citation:
+    verdict = support.judge(sentence, query, p.sentences, p.hit.title, weight)
     return _cite(p, _highlight(sentence, p, verdict), sentence, verdict.stated, round(max(verdict.score, 0.0), 4),
                  posthoc, verdict.missing, verdict.on_topic)
 
@@ -117,7 +118,7 @@ def _with_markers(sentence: str, numbers: Sequence[int]) -> str:
     return f"{body[:end]} {marks}{body[end:]}"
 
 
-def attribute(answer: str, question: str, sources: Sequence[Hit], weight: Weight = lambda _: 1.0
+def attribute(answer: str, query: Query, sources: Sequence[Hit], weight: Weight = lambda _: 1.0
               ) -> tuple[str, list[Citation]]:
     """Check every citation of the answer; returns the answer with its markers normalised and the
     citations. A sentence keeps only the cited sources that state it when at least one does (a small
@@ -132,10 +133,10 @@ def attribute(answer: str, question: str, sources: Sequence[Hit], weight: Weight
     sentences: list[str] = []
     for sentence, marks in ((strip_markers(s), m) for s, m in claims):
         numbers = parse_markers(" ".join(marks), len(sources))
-        cited = [_citation(passages[n - 1], sentence, question, False, weight) for n in numbers]
+        cited = [_citation(passages[n - 1], sentence, query, False, weight) for n in numbers]
         kept = [c for c in cited if c.supported]
         if not kept:
-            others = [_citation(p, sentence, question, True, weight) for p in passages if p.n not in numbers]
+            others = [_citation(p, sentence, query, True, weight) for p in passages if p.n not in numbers]
             stating = sorted((c for c in others if c.supported), key=lambda c: -c.support)
             kept = stating[:1] or cited  # a wrong number is replaced, else shown flagged
         citations += kept
@@ -143,14 +144,13 @@ def attribute(answer: str, question: str, sources: Sequence[Hit], weight: Weight
     return " ".join(sentences), citations
 
 
-def nearby(question: str, sources: Sequence[Hit], most: int = 2) -> list[Citation]:
+def nearby(query: Query, sources: Sequence[Hit], most: int = 2) -> list[Citation]:
     """The sentence of each source that shares most of the question's words, best sources first:
     what the articles say closest to a question they do not answer. Each is quoted verbatim, so
     its citation is supported."""
-    asked = support.content(question)
     found = []
     for p in _passages(sources):
-        shared = [len(asked & support.content(s)) for s in p.sentences]
+        shared = [len(query.content & support.content(s)) for s in p.sentences]
         i = max(range(len(shared)), key=lambda j: shared[j])
         if shared[i]:
             found.append((shared[i], _cite(p, p.spans[i], p.sentences[i].strip(), True, 1.0)))

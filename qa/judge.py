@@ -15,6 +15,7 @@ from typing import Protocol
 
 from qa.chunk import sentence_spans
 from qa.generate import Message
+from qa.query import Query
 from qa.types import Citation, Hit
 
 SYSTEM = "You are a careful fact checker."
@@ -58,12 +59,12 @@ def evidence(citation: Citation, source: Hit) -> str:
     return text[spans[max(i - 1, 0)][0]:spans[min(i + 1, len(spans) - 1)][1]]
 
 
-def confidence(judge: Judge, question: str, citations: Sequence[Citation], sources: Sequence[Hit],
+def confidence(judge: Judge, query: Query, citations: Sequence[Citation], sources: Sequence[Hit],
                most: int = 2) -> float:
     """The judge's best P(yes) over the (at most `most`) best citations that state their sentence on
     topic; 0 when none does. Each reading costs a forward pass over ~100 tokens."""
     by_id = {h.chunk.id: h for h in sources}
     stating = sorted((c for c in citations if c.supported and c.on_topic and c.chunk_id in by_id),
                      key=lambda c: -c.support)[:most]
-    return max((reading(judge, evidence(c, by_id[c.chunk_id]), question, c.sentence) for c in stating),
+    return max((reading(judge, evidence(c, by_id[c.chunk_id]), query.text, c.sentence) for c in stating),
                default=0.0)

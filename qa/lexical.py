@@ -157,9 +157,9 @@ def expand(query_tokens: Sequence[str], retriever: Any) -> list[str]:
     return expanded
 
 
-def search(retriever: Any, query: str, k: int) -> list[tuple[int, float]]:
-    """(doc row, score) of the k best documents with a positive score."""
-    query_tokens = [t for t in expand(tokens(query), retriever) if t in retriever.vocab_dict]
+def search(retriever: Any, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
+    """(doc row, score) of the k best documents with a positive score, for a query's `tokens`."""
+    query_tokens = [t for t in expand(query_tokens, retriever) if t in retriever.vocab_dict]
     if not query_tokens or k <= 0:
         return []
     scores = retriever.get_scores(query_tokens)

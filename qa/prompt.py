@@ -22,6 +22,7 @@ from qa.chunk import iter_sentence_spans, sentence_spans
 from qa.embed import Embedder
 from qa.errors import ConfigError
 from qa.generate import Generator, Message
+from qa.query import Query
 from qa.timeq import TimeIntent
 from qa.types import Hit, Turn
 
@@ -140,30 +141,33 @@ def widen(hits: Sequence[Hit], article_text: Callable[[str], str], lead: int, fo
     return out
 
 
-def select_sentences(question: str, hits: Sequence[Hit], embedder: Embedder, words: int) -> list[Selected]:
-    """The sentences of each passage that best match the question, in their order, within `words`.
+def select_sentences(query: Query, hits: Sequence[Hit], embedder: Embedder, words: int) -> list[Selected]:
+    """The sentences of each passage that best match the query, in their order, within `words`.
 
     Prompt length is the main latency lever on a CPU (about 75 new prompt tokens/s here): the
     sentence that answers is nearly always the best-matching one, its neighbours give context.
-    A sentence matches by meaning (cosine), by the question's words, and by holding the kind of
-    answer asked for (qa.answertype). Letting the sentences of a wider pool of passages compete
-    for one budget was measured worse: a lone best sentence of a weak passage crowds out the
-    passage that answers.
+    A sentence matches the search text (the question, after the previous one in a conversation) by
+    meaning (cosine), by its words, and by holding the kind of answer asked for (qa.answertype).
+    Letting the sentences of a wider pool of passages compete for one budget was measured worse: a
+    lone best sentence of a weak passage crowds out the passage that answers.
     """
     if words <= 0:
         return [Selected(h.chunk.text, 1.0) for h in hits]
     spans = [sentence_spans(h.chunk.text) or [(0, len(h.chunk.text))] for h in hits]
     flat = [h.chunk.text[a:b] for h, ss in zip(hits, spans, strict=True) for a, b in ss]
-    vectors = embedder.embed([question, *flat])
-    scores = iter((vectors[1:] @ vectors[0]).tolist())
-    q_words = set(lexical.tokens(question))
-    looks = answertype.expected(question)
+    # retrieval's vector of the search text, not a second embedding: the ONNX embedder runs one text at
+    # a time (qa.embed), so it is the very vector a batch with the sentences gives (checked bit for bit
+    # on the seed and newsA questions); torch pads a batch, which moves cosines by ~1e-7, measured to
+    # keep the same sentences
+    asked = query.embedding if query.embedding is not None else embedder.embed([query.search_text])[0]
+    scores = iter((embedder.embed(flat) @ asked).tolist())
+    q_words = set(query.search_tokens)
     out = []
     given: set[str] = set()  # neighbouring passages share a sentence: the prompt gets it once
     for hit, ss in zip(hits, spans, strict=True):
         sentences = [hit.chunk.text[a:b] for a, b in ss]
         keys = [" ".join(s.split()) for s in sentences]  # the same sentence, whatever its line breaks
-        score = [next(scores) + 0.5 * _overlap(q_words, s) + TYPE_WEIGHT * answertype.has_answer(question, s, looks)
+        score = [next(scores) + 0.5 * _overlap(q_words, s) + TYPE_WEIGHT * answertype.has_answer(query, s)
                  for s in sentences]
         ranked = sorted(range(len(sentences)), key=lambda i: -score[i])
         fresh = [i for i in ranked if keys[i] not in given] or ranked[:1]

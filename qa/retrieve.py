@@ -11,41 +11,31 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import date
+
+import numpy as np
 
 from qa import lexical
 from qa.config import Settings
 from qa.embed import Embedder
+from qa.query import Query
 from qa.store import ArticleInfo, Store
-from qa.timeq import TimeIntent, analyse, parse_day, published_day
-from qa.types import Chunk, Hit, Turn
+from qa.timeq import TimeIntent, parse_day, published_day
+from qa.types import Chunk, Hit
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant; flat enough that both lists count
 
 
 @dataclass(frozen=True)
 class Retrieval:
-    query: str  # the retrieval query built from the conversation
+    query: Query  # what was searched, with the search text's vector
     hits: tuple[Hit, ...]  # the top_k passages, best first
     relevant: bool  # the gate's verdict
     best_dense: float
     best_coverage: float
     ms: float
-    time: TimeIntent = field(default_factory=TimeIntent)
     range_applied: bool = False  # the question's time phrase narrowed the articles
-
-
-def conversation_query(question: str, history: Sequence[Turn] = ()) -> str:
-    """The question, preceded by the previous user question when there is one, so a follow-up
-    like "How long did he say it takes?" keeps its subject. No LLM rewrite: measured unnecessary
-    on the seed conversations, and it would cost a second of prompt processing.
-
-    >>> conversation_query("How long?", [Turn("user", "Who visited Kyiv?"), Turn("assistant", "X")])
-    'Who visited Kyiv? How long?'
-    """
-    previous = [t.content.strip() for t in history if t.role == "user" and t.content.strip()]
-    return f"{previous[-1]} {question.strip()}" if previous else question.strip()
 
 
 def rrf(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> dict[int, float]:
@@ -156,27 +146,29 @@ def by_recency(rows: Sequence[int], fused: dict[int, float], day_of: Callable[[i
     return sorted(rows, key=lambda r: -boost[r])
 
 
-def dense_search(texts: Sequence[str], store: Store, embedder: Embedder, n: int) -> dict[int, float]:
-    """Best cosine of each chunk over the query texts and their respelled forms."""
-    texts = list(texts) + [t for t in (lexical.respell(x, store.bm25) for x in texts) if t]
+def dense_search(texts: Sequence[str], store: Store, embedder: Embedder, n: int
+                 ) -> tuple[dict[int, float], np.ndarray]:
+    """Best cosine of each chunk over the query texts and their respelled forms, and the vectors of
+    `texts` (respelled forms aside), which later stages reuse rather than embed the texts again."""
+    texts = list(texts)
+    vectors = embedder.embed(texts + [t for t in (lexical.respell(x, store.bm25) for x in texts) if t])
     dense: dict[int, float] = {}
-    for vector in embedder.embed(texts):
+    for vector in vectors:
         for row, score in store.dense(vector, n):
             dense[row] = max(score, dense.get(row, -1.0))
-    return dense
+    return dense, vectors[:len(texts)]
 
 
-def retrieve(question: str, store: Store, embedder: Embedder, settings: Settings,
-             history: Sequence[Turn] = ()) -> Retrieval:
-    """The top_k passages for a question (in its conversation), and whether any is relevant."""
+def retrieve(query: Query, store: Store, embedder: Embedder, settings: Settings) -> Retrieval:
+    """The top_k passages for a query, and whether any is relevant."""
     started = time.perf_counter()
-    query = conversation_query(question, history)
-    today = parse_day(settings.today, "today") or date.today()
-    intent = analyse(question, today)
+    intent = query.time
     keep = settings_filter(settings)
     n = settings.candidates * (4 if keep or intent.has_range else 1)  # filters drop candidates
-    dense = dense_search([question] if query == question else [question, query], store, embedder, n)
-    lex = dict(lexical.search(store.bm25, query, n))
+    # a passage's cosine is its best over the question alone and in its conversation
+    texts = [query.text] if query.search_text == query.text else [query.text, query.search_text]
+    dense, vectors = dense_search(texts, store, embedder, n)
+    lex = dict(lexical.search(store.bm25, query.search_tokens, n))
     chunks = store.chunks(sorted(set(dense) | set(lex)))
     infos = store.infos(c.article_id for c in chunks.values())
     info_of: Callable[[int], ArticleInfo] = lambda r: infos[chunks[r].article_id]  # noqa: E731
@@ -196,12 +188,12 @@ def retrieve(question: str, store: Store, embedder: Embedder, settings: Settings
         top.sort(key=lambda r: (published_day(info_of(r).published) or date.max, chunks[r].start))
     hits = tuple(_hit(chunks[r], info_of(r), fused[r], dense.get(r), lex.get(r), store) for r in top)
     best_dense = max((dense[r] for r in dense_rank), default=0.0)
-    q_tokens = lexical.tokens(question)
-    best_cov = max((idf_coverage(q_tokens, chunks[r].text + " " + info_of(r).title, store)
+    best_cov = max((idf_coverage(query.tokens, chunks[r].text + " " + info_of(r).title, store)
                     for r in ranked[:10]), default=0.0)
     relevant = bool(hits) and (best_dense >= settings.gate_dense or best_cov >= settings.gate_lexical)
+    query = replace(query, embedding=vectors[-1])  # texts end with the search text
     return Retrieval(query, hits, relevant, best_dense, best_cov, (time.perf_counter() - started) * 1000,
-                     intent, range_applied)
+                     range_applied)
 
 
 def _hit(chunk: Chunk, info: ArticleInfo, score: float, dense: float | None, bm25: float | None,

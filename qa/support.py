@@ -22,9 +22,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from qa import lexical, tuning
-from qa.timeq import RECENCY
+
+if TYPE_CHECKING:  # qa.query parses with this module
+    from qa.query import Query
 
 # Words that frame a claim without stating anything: "X said", "according to the article".
 FRAME = frozenset(lexical.tokens(
@@ -56,8 +59,6 @@ IRREGULAR = {form: forms.split()[0] for forms in _IRREGULAR_TABLE.replace("\n", 
 _IRREGULAR_WORD = re.compile(r"\b(" + "|".join(sorted(IRREGULAR, key=len, reverse=True)) + r")\b")
 NEGATION = re.compile(r"\b(not|no|never|none|nor|neither|without|n't|cannot|denied|denies|den(y|ies)|refused|"
                       r"rejected|ruled out)\b|n't\b", re.IGNORECASE)
-YES_NO = re.compile(r"^\s*(is|are|was|were|do|does|did|will|would|can|could|has|have|had|should|shall|may)\b",
-                    re.IGNORECASE)
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 _WORD = re.compile(r"[\w'’-]+")
@@ -126,7 +127,7 @@ def names(text: str) -> set[str]:
 
 @dataclass(frozen=True)
 class _Claim:
-    """A claim parsed once against its question, then tried against every window."""
+    """A claim parsed once against its query, then tried against every window."""
 
     text: str
     yes_no: bool
@@ -149,38 +150,41 @@ def _acronyms(*texts: str) -> tuple[tuple[re.Pattern[str], frozenset[str]], ...]
     return tuple(out)
 
 
-def parse(claim: str, question: str, weight: Callable[[str], float] = lambda _: 1.0) -> _Claim:
-    # "latest", "currently": time words choose among articles (retrieval's job), no passage states them
-    asked = content(RECENCY.sub(" ", question))
+def parse(claim: str, query: Query, weight: Callable[[str], float] = lambda _: 1.0) -> _Claim:
     words = content(claim)
-    yes_no = bool(YES_NO.match(question))
     # a yes/no answer adds its polarity, so all of it must be stated; any other adds what was not asked
-    # not asked either: the question's words as typed ("latest", "met"), which `content` drops or maps
-    new = set(words) if yes_no else words - asked - set(lexical.tokens(question))
-    return _Claim(claim, yes_no, frozenset(new), frozenset(words & asked),
+    # nor typed in the question ("latest", "met"), which `content` drops or maps
+    new = set(words) if query.yes_no else words - query.asked - set(query.tokens)
+    return _Claim(claim, query.yes_no, frozenset(new), frozenset(words & query.asked),
                   frozenset((names(claim) & new) | {n for n, _ in numbers(claim)}),
                   frozenset((n, u) for n, u in numbers(claim) if u),
-                  tuple((w, weight(w)) for w in sorted(asked)), _acronyms(claim, question))
+                  tuple((w, weight(w)) for w in sorted(query.asked)),
+                  # the claim's and the question's names, found as one text, as the support thresholds were
+                  # measured: a claim without a full stop joins its last name to a question's first
+                  _acronyms(claim, query.text))
 
 
-def judge(claim: str, question: str, sentences: Sequence[str], headline: str = "",
+def judge(claim: str, query: Query, sentences: Sequence[str], headline: str = "",
           weight: Callable[[str], float] = lambda _: 1.0) -> Verdict:
-    """Whether some window of `sentences` (with the headline) states what `claim` adds to `question`.
+    """Whether some window of `sentences` (with the headline) states what `claim` adds to the question.
     `weight` gives a question word's weight (its IDF in the index: rare words decide what was asked).
 
+    >>> from qa.query import parse_query
     >>> s = ["Russia has massed 70,000 soldiers near the border.", "Talks resume in Geneva."]
-    >>> judge("The US has sent 70,000 tanks to Ukraine.", "How many tanks has the US sent?", s).stated
+    >>> judge("The US has sent 70,000 tanks to Ukraine.", parse_query("How many tanks has the US sent?"), s).stated
     False
-    >>> judge("Russia massed 70,000 soldiers near the border.", "How many soldiers has Russia massed?", s).stated
+    >>> judge("Russia massed 70,000 soldiers near the border.", parse_query("How many soldiers has Russia massed?"),
+    ...       s).stated
     True
-    >>> judge("Angela Merkel was replaced by Angela Merkel.", "Who replaced Angela Merkel?",
+    >>> judge("Angela Merkel was replaced by Angela Merkel.", parse_query("Who replaced Angela Merkel?"),
     ...       ["Angela Merkel met Olaf Scholz."]).reason
     'adds nothing to the question'
-    >>> judge("No, the United States is not seeking regime change.", "Is the United States seeking regime change?",
+    >>> judge("No, the United States is not seeking regime change.",
+    ...       parse_query("Is the United States seeking regime change?"),
     ...       ["The U.S. is not seeking regime change in Russia, Blinken said."]).stated
     True
     """
-    parsed = parse(claim, question, weight)
+    parsed = parse(claim, query, weight)
     if not parsed.new:
         return Verdict(False, 0.0, (0, 0), reason="adds nothing to the question")
     best = Verdict(False, -1.0, (0, 0))

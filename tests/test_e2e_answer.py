@@ -39,7 +39,7 @@ def engine(real: Settings) -> Engine:
 
 def test_stockholm_passage_in_top3_dense_hits(engine: Engine) -> None:
     store = engine.store()
-    dense = dense_search(["Where did Blinken and Lavrov meet on December 2?"], store, engine.embedder, 10)
+    dense, _ = dense_search(["Where did Blinken and Lavrov meet on December 2?"], store, engine.embedder, 10)
     rows = sorted(dense, key=lambda r: -dense[r])[:3]
     texts = [c.text for c in store.chunks(rows).values()]
     assert any("Stockholm" in t for t in texts), texts

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from qa.prompt import SYSTEM, build_prompt, select_sentences, widen
+from qa.query import parse_query
 from qa.types import Chunk, Hit, Turn
 
 from .fakes import HashEmbedder, ScriptedGenerator
@@ -53,11 +56,11 @@ def test_best_sentences_keep_the_answer_in_article_order_within_the_budget() -> 
     text = ("The summit opened on Monday. Ministers met in Stockholm on December 2. "
             "The weather was cold. Officials said the talks would go on.")
     question = "Where did the ministers meet?"
-    [kept] = select_sentences(question, [_passage(text)], HashEmbedder(), words=9)
+    [kept] = select_sentences(parse_query(question), [_passage(text)], HashEmbedder(), words=9)
     assert kept.text == "Ministers met in Stockholm on December 2."  # 7 words: no other sentence fits in 9
-    [wider] = select_sentences(question, [_passage(text)], HashEmbedder(), words=30)
+    [wider] = select_sentences(parse_query(question), [_passage(text)], HashEmbedder(), words=30)
     assert wider.text.index("The summit") < wider.text.index("Ministers met")  # article order, not score order
-    [tight] = select_sentences(question, [_passage(text)], HashEmbedder(), words=3)
+    [tight] = select_sentences(parse_query(question), [_passage(text)], HashEmbedder(), words=3)
     assert tight.text == "Ministers met in Stockholm on December 2."  # the best sentence even over budget
 
 
@@ -65,7 +68,7 @@ def test_a_sentence_shared_by_neighbouring_passages_is_given_once() -> None:
     shared = "Ministers met in Stockholm on December 2."
     first = _passage(f"The summit opened on Monday. {shared}", start=0)
     second = _passage(f"{shared} Lavrov said Russia would respond to new sanctions.", start=29)
-    texts = select_sentences("Where did the ministers meet, and what did Lavrov say?", [first, second],
+    texts = select_sentences(parse_query("Where did the ministers meet, and what did Lavrov say?"), [first, second],
                              HashEmbedder(), words=40)
     assert sum(t.text.count(shared) for t in texts) == 1
     assert "Lavrov said Russia would respond" in texts[1].text
@@ -73,16 +76,17 @@ def test_a_sentence_shared_by_neighbouring_passages_is_given_once() -> None:
 
 def test_zero_words_gives_whole_passages() -> None:
     hits = [_passage("One. Two. Three.")]
-    assert [s.text for s in select_sentences("One?", hits, HashEmbedder(), words=0)] == ["One. Two. Three."]
+    selected = select_sentences(parse_query("One?"), hits, HashEmbedder(), words=0)
+    assert [s.text for s in selected] == ["One. Two. Three."]
 
 
 def test_the_sentence_with_the_kind_of_answer_asked_for_wins_over_one_repeating_the_question() -> None:
     repeat = "Blinken said on Sunday that the policy was unchanged."
     answer = "He was speaking in Jerusalem to reporters."
     hit = _passage(f"{repeat} {answer}")
-    [kept] = select_sentences("Where was Blinken speaking on Sunday?", [hit], HashEmbedder(), words=10)
+    [kept] = select_sentences(parse_query("Where was Blinken speaking on Sunday?"), [hit], HashEmbedder(), words=10)
     assert kept.text == answer
-    [kept] = select_sentences("Why was Blinken speaking on Sunday?", [hit], HashEmbedder(), words=10)
+    [kept] = select_sentences(parse_query("Why was Blinken speaking on Sunday?"), [hit], HashEmbedder(), words=10)
     assert kept.text == repeat  # no answer type asked: the sentence sharing the question's words still wins
 
 
@@ -102,7 +106,7 @@ def test_a_passage_near_the_top_offers_the_lead_and_its_citations_can_point_ther
     [grown] = widen([near], lambda _: ARTICLE, lead=3, follow=False)
     assert grown.chunk.start == 0 and grown.chunk.end == near.chunk.end
     assert ARTICLE[grown.chunk.start:grown.chunk.end] == grown.chunk.text
-    [kept] = select_sentences("Where was Blinken speaking?", [grown], HashEmbedder(), words=12)
+    [kept] = select_sentences(parse_query("Where was Blinken speaking?"), [grown], HashEmbedder(), words=12)
     assert "Speaking in Jerusalem" in kept.text
 
 
@@ -130,8 +134,19 @@ def test_a_passage_offers_the_quote_that_follows_it_in_its_paragraph() -> None:
     [grown] = widen([said], lambda _: QUOTED, lead=0, follow=True)
     assert grown.chunk.text.endswith("we will respond,” he said.")
     assert QUOTED[grown.chunk.start:grown.chunk.end] == grown.chunk.text
-    [kept] = select_sentences("What did Lavrov say Russia would do if new sanctions came?", [grown], HashEmbedder(),
-                              words=12)
+    [kept] = select_sentences(parse_query("What did Lavrov say Russia would do if new sanctions came?"), [grown],
+                              HashEmbedder(), words=12)
     assert "we will respond" in kept.text  # the quote, not the paraphrase that repeats the question
     last = _passage("Lavrov met Blinken in Stockholm.", "a.txt", 0)
     assert widen([last], lambda _: QUOTED, lead=0, follow=True) == [last]  # the next paragraph is not offered
+
+
+def test_sentence_selection_reuses_the_vector_retrieval_made() -> None:
+    embedder = HashEmbedder()
+    query = parse_query("Where did the ministers meet?")
+    hit = _passage("The ministers met in Stockholm. The talks went on for hours. Lavrov spoke after them.")
+    fresh = select_sentences(query, [hit], embedder, words=6)
+    with_vector = replace(query, embedding=embedder.embed([query.search_text])[0])
+    embedder.texts = 0
+    assert select_sentences(with_vector, [hit], embedder, words=6) == fresh
+    assert embedder.texts == 3  # the three sentences, not the question again

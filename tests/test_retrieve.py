@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from qa.answer import Engine
 from qa.build import build_index
 from qa.config import Settings
-from qa.retrieve import conversation_query, diversify, rrf
+from qa.query import conversation_query
+from qa.retrieve import diversify, rrf
 from qa.types import Turn
 
 from .fakes import HashEmbedder
@@ -56,3 +58,11 @@ def test_one_article_cannot_fill_every_slot(engine: Engine, settings: Settings) 
     for h in found.hits:
         counts[h.chunk.article_id] = counts.get(h.chunk.article_id, 0) + 1
     assert max(counts.values()) <= settings.per_article
+
+
+def test_retrieval_hands_on_the_search_texts_vector(engine: Engine, fake_embedder: HashEmbedder) -> None:
+    history = [Turn("user", "Where did Blinken and Lavrov meet?"), Turn("assistant", "In Stockholm [1].")]
+    found = engine.search("What did Lavrov say?", history)
+    assert found.query.search_text == "Where did Blinken and Lavrov meet? What did Lavrov say?"
+    assert found.query.embedding is not None  # sentence selection reuses it instead of embedding it again
+    assert np.array_equal(found.query.embedding, fake_embedder.embed([found.query.search_text])[0])

@@ -9,6 +9,7 @@ import pytest
 
 from qa import store as store_module
 from qa.config import load
+from qa.query import parse_query
 from qa.retrieve import retrieve
 from qa.store import Store, faiss_index, write_generation
 from qa.types import Article, Chunk
@@ -90,6 +91,6 @@ def test_an_approximate_store_searches_correctly(tmp_path: Path, monkeypatch: py
     found = np.array([[r for r, _ in store.dense(vectors[i], 10)] for i in probes])
     assert recall(found, exact_top(vectors, vectors[probes], 10)) >= 0.95
 
-    result = retrieve("number1234 ministers", store, FixedEmbedder(vectors[1234]), load({}))
+    result = retrieve(parse_query("number1234 ministers"), store, FixedEmbedder(vectors[1234]), load({}))
     assert result.hits[0].chunk.id == "c1234"
     assert result.hits[0].chunk.text == texts[1234]
