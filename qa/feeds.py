@@ -135,8 +135,9 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> Feed:
     headers = {"content-location": url, **({"content-type": content_type} if content_type else {})}
     parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
     if not parsed.get("version") and not parsed.entries:
-        why = parsed.get("bozo_exception")
-        raise FetchError("not an RSS or Atom feed" + (f" ({str(why).strip()[:120]})" if why else ""))
+        # the served type says most (an HTML page where a feed was expected); else the parser's complaint
+        why = f"served as {content_type}" if content_type else str(parsed.get("bozo_exception") or "").strip()[:120]
+        raise FetchError("not an RSS or Atom feed" + (f" ({why})" if why else ""))
     entries = tuple(e for e in (_entry(item, url) for item in parsed.entries) if e is not None)
     title = " ".join((parsed.feed.get("title") or "").split()) or None
     return Feed(url, title, entries)

@@ -269,7 +269,7 @@ def test_an_unreachable_feed_is_one_line_and_the_rest_continue(site: NewsServer,
     assert reasons == {
         site.url("/slow"): f"timed out after {TIMEOUT:g} s (QA_FETCH_TIMEOUT)",
         dead: "unreachable: connection refused",
-        site.url("/not-a-feed.xml"): "not an RSS or Atom feed (text/html)",
+        site.url("/not-a-feed.xml"): "not an RSS or Atom feed (served as text/html)",
         site.url("/news/empty"): "no article text on the page (3 words of main text)",
         site.url("/private/secret"): f"robots.txt of {site.base} disallows it for news-qa",
     }
