@@ -108,7 +108,8 @@ class _Run:
             self.failed.append(FailedUrl(url, str(exc)))
             return self._step()
         if key in self.known:
-            self.already.append(key)
+            if key not in self.already:  # two feeds linking one page: one line
+                self.already.append(key)
             return self._step()
         if key in self.tried:  # failed earlier in this run (two feeds link it): listed once, fetched once
             return self._step()

@@ -100,6 +100,9 @@ def test_feeds_add_list_remove_and_update(site: NewsServer, folders: tuple[Path,
     assert {f["url"] for f in result["failed"]} == {site.url(p) for p in ("/news/gone", "/news/empty",
                                                                           "/private/secret")}
     assert result["index"]["articles"] == 2
+    again = json.loads(_qa(capsys, "update", *where, "--json")[1])
+    assert again["added"] == [] and again["index"] is None
+    assert again["already"] == [site.url("/news/harbour"), site.url("/news/budget")]  # each page once
     assert json.loads(_qa(capsys, "feeds", "remove", "1", *where, "--json")[1])["feeds"] == [site.url("/atom.xml")]
     code, _, err = _qa(capsys, "feeds", "remove", "https://nowhere.example/", *where)
     assert code == 2 and "is not one of the 1 feeds" in err
