@@ -1,4 +1,4 @@
-"""`qa index | status | search | ask | eval | serve` (the contract is in README.md).
+"""`qa index | status | search | ask | eval | add | update | feeds | serve` (the contract is in README.md).
 
 Every command takes --json for scripts; errors print one line naming the fix and exit 2.
 `serve` runs the server that `main` is given: the installed `qa` command (web.cli) passes the
@@ -20,7 +20,7 @@ from qa import config
 from qa.config import Settings
 from qa.console import ProgressBars, print_summary
 from qa.errors import QAError
-from qa.types import Turn, parse_history
+from qa.types import AddSummary, Turn, parse_history
 
 
 def _print_json(data: Any) -> None:
@@ -146,6 +146,82 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _print_add(summary: AddSummary, settings: Settings) -> None:
+    for a in summary.added:
+        print(f"added    {a.title}  ({a.path})")
+    for url in summary.already:
+        print(f"already  {url}")
+    for f in summary.failed:
+        print(f"failed   {f.url}: {f.reason}")
+    print(f"{len(summary.added)} new, {len(summary.already)} already saved, {len(summary.failed)} failed "
+          f"in {summary.seconds:.1f} s", flush=True)
+    if summary.index is not None:
+        print_summary(summary.index, settings)
+
+
+def _fetch_and_index(args: argparse.Namespace, settings: Settings,
+                     fetch: Callable[[Callable[[str, int, int], None]], AddSummary]) -> int:
+    """`qa add` and `qa update`: save the new pages (`fetch`, given the progress), then index them."""
+    from qa.add import index_added
+
+    bars = ProgressBars(enabled=(not args.json and sys.stderr.isatty()) or args.progress)
+    try:
+        summary = fetch(bars)
+        if not args.no_index:
+            summary = index_added(summary, settings, progress=bars, lock_wait=args.wait)
+    finally:
+        bars.close()
+    if args.json:
+        _print_json(summary.to_json())
+    else:
+        _print_add(summary, settings)
+    if summary.index_error:
+        print(f"error: the index was not updated: {summary.index_error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.add import add
+
+    if not args.urls and not args.feed:
+        raise QAError("nothing to add: give page URLs (`qa add URL...`) or a feed (`qa add --feed URL`).")
+    return _fetch_and_index(args, settings, lambda bars: add(settings, args.urls, args.feed or [], progress=bars))
+
+
+def cmd_update(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.add import update
+
+    return _fetch_and_index(args, settings, lambda bars: update(settings, progress=bars))
+
+
+def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
+    from qa import feeds
+
+    folder = settings.articles_dir
+    if args.action != "list" and not args.feed:
+        raise QAError(f"`qa feeds {args.action}` needs a feed URL" + (" or number" if args.action == "remove" else "")
+                      + ": `qa feeds list` shows them.")
+    if args.action == "add":
+        url, new = feeds.add_feed(folder, args.feed)
+        message = f"{'added' if new else 'already in the list'}: {url}"
+    elif args.action == "remove":
+        message = f"removed: {feeds.remove_feed(folder, args.feed)}"
+    else:
+        message = ""
+    listed = feeds.read_feeds(folder)
+    if args.json:
+        _print_json({"feeds": listed, "file": str(feeds.feeds_path(folder))})
+    elif message:
+        print(message)
+    else:
+        for i, url in enumerate(listed, 1):
+            print(f"{i:3}  {url}")
+        if not listed:
+            print(f"no feeds yet in {feeds.feeds_path(folder)}: `qa feeds add URL` adds one")
+    return 0
+
+
 Serve = Callable[[Settings], None]
 Command = Callable[[argparse.Namespace, Settings], int]
 NO_SERVER = ("`python -m qa.cli` runs every command but serve: the chat app is served by `qa serve`, "
@@ -205,12 +281,39 @@ def parser(serve: Serve | None = None) -> argparse.ArgumentParser:
                    help="JSONL of recorded answers: replay those, record new ones (their timings are not real)")
     _add_answer_flags(p)
     p.set_defaults(run=cmd_eval)
+    _add_fetch_commands(sub)
     p = sub.add_parser("serve", help="the chat app in the browser (same as python app.py)")
     _add_common(p, articles=True)
     p.add_argument("--host", help="QA_HOST, default 127.0.0.1")
     p.add_argument("--port", type=int, help="QA_PORT, default 7860")
     p.set_defaults(run=_serve_command(serve))
     return ap
+
+
+def _add_fetch_commands(sub: Any) -> None:
+    """`qa add`, `qa update` and `qa feeds`."""
+    p = sub.add_parser("add", help="fetch article pages (or a feed's new entries) into the articles folder, "
+                                   "then index them")
+    _add_common(p, articles=True)
+    p.add_argument("urls", nargs="*", metavar="URL", help="article pages to save")
+    p.add_argument("--feed", action="append", metavar="URL", help="an RSS or Atom feed: save its new entries")
+    _add_index_flags(p)
+    p.set_defaults(run=cmd_add)
+    p = sub.add_parser("update", help="fetch every feed of `qa feeds list`, then index the new articles")
+    _add_common(p, articles=True)
+    _add_index_flags(p)
+    p.set_defaults(run=cmd_update)
+    p = sub.add_parser("feeds", help="the feeds `qa update` fetches: add, remove, list")
+    p.add_argument("action", choices=["add", "remove", "list"])
+    p.add_argument("feed", nargs="?", default="", help="a feed URL (add, remove) or its number (remove)")
+    _add_common(p, articles=True)
+    p.set_defaults(run=cmd_feeds)
+
+
+def _add_index_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-index", action="store_true", help="save the articles only; `qa index` indexes them")
+    p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another build's lock")
+    p.add_argument("--progress", action="store_true", help="show progress bars even when not a terminal")
 
 
 def _add_answer_flags(p: argparse.ArgumentParser) -> None:

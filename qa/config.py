@@ -35,6 +35,10 @@ class Settings:
     chunk_words: int = 80
     chunk_overlap: int = 1  # sentences shared by neighbouring chunks
     max_file_mb: float = 20.0
+    # fetching pages and feeds (`qa add`, `qa update`)
+    fetch_timeout: float = 20.0  # seconds for one whole request (connect, headers and body)
+    fetch_max_mb: float = 5.0  # a page or feed larger than this is refused, not truncated
+    user_agent: str = "news-qa/0.1 (offline news archive; fetches only the pages its user asks for)"
     # retrieval
     top_k: int = 3  # passages (the numbered sources of a prompt); 3 x 40 words: see README, answer latency
     candidates: int = 30  # per retriever, before fusion
@@ -127,6 +131,10 @@ def _validate(s: Settings) -> None:
         (0 <= s.temperature <= 2, f"temperature must be in [0, 2]. Currently, it is {s.temperature}"),
         (0 < s.port < 65536, f"port must be in 1..65535. Currently, it is {s.port}"),
         (not s.auth or ":" in s.auth, "QA_AUTH must look like user:password"),
+        (s.fetch_timeout > 0, f"fetch_timeout must be greater than 0. Currently, it is {s.fetch_timeout}"),
+        (s.fetch_max_mb > 0, f"fetch_max_mb must be greater than 0. Currently, it is {s.fetch_max_mb}"),
+        (bool(s.user_agent.strip()) and s.user_agent.isprintable(),
+         f"user_agent must be one line of printable text. Currently, it is {s.user_agent!r}"),
         (s.embed_backend in ("auto", "onnx", "torch"),
          f"embed_backend must be auto, onnx or torch. Currently, it is {s.embed_backend!r}"),
     ]

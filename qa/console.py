@@ -28,7 +28,7 @@ class ProgressBars:
             return
         from tqdm import tqdm
 
-        label = {"chunk": "articles", "embed": "chunks embedded"}.get(stage, stage)
+        label = {"chunk": "articles", "embed": "chunks embedded", "fetch": "pages and feeds"}.get(stage, stage)
         bar = self.bars.get(stage)
         if bar is None:
             bar = self.bars[stage] = tqdm(total=total, desc=label, unit="", file=sys.stderr, leave=True)

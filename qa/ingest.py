@@ -8,6 +8,7 @@ Publish dates and publishers are taken only where the file states them, never gu
 from __future__ import annotations
 
 import codecs
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -322,8 +323,36 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
     meta: dict[str, str] = {}
     for line in match["meta"].splitlines():
         if kv := _KEY_VALUE.fullmatch(line.strip()):
-            meta[kv["key"].lower()] = kv["value"].strip().strip("'\"").strip()
+            meta[kv["key"].lower()] = _scalar(kv["value"])
     return meta, text[match.end() :]
+
+
+def read_front_matter(path: Path, head_bytes: int = 8192) -> dict[str, str]:
+    """The front matter of a Markdown file, read from its first bytes only ({} when it has none)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(head_bytes)
+    except OSError:
+        return {}
+    return _front_matter(head.decode("utf-8", errors="replace").lstrip("\ufeff"))[0]
+
+
+def _scalar(value: str) -> str:
+    r"""A front-matter value: a double-quoted one read as JSON (so `qa add`'s titles round-trip with
+    their quotes and colons), a single-quoted one with '' as a quote, else the text without stray quotes.
+
+    >>> _scalar(r'"He said \"no\""'), _scalar("'It''s'"), _scalar("Plain: text")
+    ('He said "no"', "It's", 'Plain: text')
+    """
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        with contextlib.suppress(ValueError):
+            loaded = json.loads(value)
+            if isinstance(loaded, str):
+                return loaded.strip()
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1].replace("''", "'").strip()
+    return value.strip("'\"").strip()
 
 
 def _strip_markdown(text: str) -> str:

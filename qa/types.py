@@ -190,3 +190,43 @@ class BuildSummary:
         d["skipped"] = [asdict(s) for s in self.skipped]
         d["seconds"] = round(self.seconds, 3)
         return d
+
+
+@dataclass(frozen=True)
+class SavedArticle:
+    """A page `qa add` saved into the articles folder."""
+
+    url: str
+    path: str  # relative to the articles folder
+    title: str
+
+
+@dataclass(frozen=True)
+class FailedUrl:
+    """A page or feed that was not saved, and why (one line)."""
+
+    url: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AddSummary:
+    """What `qa add` / `qa update` did: pages saved, URLs already saved before, failures, and the index
+    build that followed (None when nothing new was saved, or when indexing was not asked for)."""
+
+    added: tuple[SavedArticle, ...]
+    already: tuple[str, ...]
+    failed: tuple[FailedUrl, ...]
+    seconds: float
+    index: BuildSummary | None = None
+    index_error: str = ""  # why the index was not updated (another build running, ...)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "added": [asdict(a) for a in self.added],
+            "already": list(self.already),
+            "failed": [asdict(f) for f in self.failed],
+            "seconds": round(self.seconds, 3),
+            "index": self.index.to_json() if self.index else None,
+            "index_error": self.index_error or None,
+        }

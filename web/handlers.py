@@ -21,14 +21,24 @@ from qa.config import Settings
 from qa.errors import QAError
 from qa.ingest import SUFFIXES
 from qa.types import parse_history
-from web.render import esc, esc_md, render_article, render_error, render_library, render_sources, render_summary
+from web.render import (
+    esc,
+    esc_md,
+    render_add_summary,
+    render_article,
+    render_error,
+    render_feeds,
+    render_library,
+    render_sources,
+    render_summary,
+)
 from web.state import DRAFT, Exchange, chat_messages, citation_of, cited_choices, history_of
 from web.uploads import save_upload
 
 log = logging.getLogger("qa.app")  # the name the app has always logged under
 
-STAGES = {"chunk": "Reading and chunking articles", "embed": "Embedding passages",
-          "write": "Writing the index"}
+STAGES = {"fetch": "Fetching feeds and pages", "chunk": "Reading and chunking articles",
+          "embed": "Embedding passages", "write": "Writing the index"}
 BRIDGE = re.compile(r"^(cite|open|hit)-(\d{1,6})-(\d{1,6})(?::\d{1,20})?$")
 
 
@@ -119,20 +129,30 @@ class ChatApp:
         head = f"Saved {saved} of {len(files)} files into the articles folder.{hint}"
         return f"<div>{head}<ul>{''.join(lines)}</ul></div>", None
 
-    def run_build(self, rebuild: bool, progress: Callable[..., Any] | None = None) -> tuple[Any, ...]:
-        """build_index with its progress fed to the Gradio bar; the summary (or error) as HTML."""
-        from qa.build import build_index
-        from qa.embed import make_embedder
-
+    @staticmethod
+    def _reporter(progress: Callable[..., Any] | None) -> Callable[[str, int, int], None]:
+        """A qa progress callback (stage, done, total) that feeds the Gradio bar."""
         def report(stage: str, done: int, total: int) -> None:
             if progress is not None and stage in STAGES:
                 progress((done, total) if total else None, desc=STAGES[stage], unit="items")
 
+        return report
+
+    def build_embedder(self) -> Any:
+        """The embedder of builds (made on first use): builds run beside answers, with their own."""
+        from qa.embed import make_embedder
+
+        if self._build_embedder is None:
+            self._build_embedder = make_embedder(self.settings)
+        return self._build_embedder
+
+    def run_build(self, rebuild: bool, progress: Callable[..., Any] | None = None) -> tuple[Any, ...]:
+        """build_index with its progress fed to the Gradio bar; the summary (or error) as HTML."""
+        from qa.build import build_index
+
         try:
-            if self._build_embedder is None:
-                self._build_embedder = make_embedder(self.settings)
-            summary = build_index(self.settings, rebuild=rebuild, progress=report,
-                                  embedder=self._build_embedder)
+            summary = build_index(self.settings, rebuild=rebuild, progress=self._reporter(progress),
+                                  embedder=self.build_embedder())
             message = render_summary(summary, rebuild)
         except QAError as exc:
             message = render_error(str(exc))
@@ -146,6 +166,61 @@ class ChatApp:
 
     def rebuild_index(self, progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         return self.run_build(True, progress)
+
+    # --- feeds ---
+
+    def feeds_view(self, message: str = "") -> tuple[Any, ...]:
+        """The feeds list, the remove picker's choices, and a message."""
+        from qa.feeds import read_feeds
+
+        try:
+            feeds = read_feeds(self.settings.articles_dir)
+        except QAError as exc:
+            return render_error(str(exc)), gr.update(choices=[], value=None), message
+        return render_feeds(feeds), gr.update(choices=feeds, value=None), message
+
+    def on_feed_add(self, url: str) -> tuple[Any, ...]:
+        """Add a feed to the feeds file. Returns (feeds list, remove picker, message, URL box)."""
+        from qa.feeds import add_feed
+
+        try:
+            feed, new = add_feed(self.settings.articles_dir, url or "")
+        except QAError as exc:
+            return (*self.feeds_view(render_error(str(exc))), gr.skip())
+        note = f"Added {feed}." if new else f"{feed} is already in the list."
+        return (*self.feeds_view(f"<div>{esc(note)} Click <b>Fetch now</b> to fetch it.</div>"), "")
+
+    def on_feed_remove(self, url: str | None) -> tuple[Any, ...]:
+        """Remove the picked feed (the articles it brought stay). Returns (feeds list, picker, message)."""
+        from qa.feeds import remove_feed
+
+        if not url:
+            return self.feeds_view(render_error("Pick a feed to remove first."))
+        try:
+            removed = remove_feed(self.settings.articles_dir, url)
+        except QAError as exc:
+            return self.feeds_view(render_error(str(exc)))
+        return self.feeds_view(f"<div>Removed {esc(removed)}; the articles it brought stay.</div>")
+
+    def run_fetch(self, progress: Callable[..., Any] | None = None) -> tuple[Any, ...]:
+        """`qa update`: every feed's new entries saved, then indexed; the summary and the library."""
+        from qa.add import index_added, update
+
+        report = self._reporter(progress)
+        try:
+            summary = update(self.settings, progress=report)
+            if summary.added:
+                summary = index_added(summary, self.settings, embedder=self.build_embedder(), progress=report)
+            message = render_add_summary(summary)
+        except QAError as exc:
+            message = render_error(str(exc))
+        except Exception as exc:
+            log.exception("fetching the feeds failed")
+            message = render_error(f"fetching failed ({type(exc).__name__}: {exc})")
+        return (message, *self.refresh_library())
+
+    def fetch_now(self, progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 (Gradio's idiom)
+        return self.run_fetch(progress)
 
     # --- chat ---
 

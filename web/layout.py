@@ -71,6 +71,19 @@ def build_ui(app: ChatApp) -> gr.Blocks:
                         update_btn = gr.Button("Update index", variant="primary", elem_id="update-index")
                         rebuild_btn = gr.Button("Rebuild index", elem_id="rebuild-index")
                         summary = gr.HTML(elem_id="build-summary")
+                with gr.Accordion("Feeds", open=True, elem_id="feeds-panel"):
+                    feeds_list = gr.HTML(elem_id="feeds-list")
+                    with gr.Row():
+                        feed_url = gr.Textbox(label="Feed URL (RSS or Atom)", elem_id="feed-url", scale=4,
+                                              placeholder="https://example.org/rss.xml")
+                        feed_add_btn = gr.Button("Add feed", elem_id="feed-add", scale=1)
+                    with gr.Row():
+                        feed_pick = gr.Dropdown(choices=[], label="Feed", elem_id="feed-pick", scale=4,
+                                                interactive=True)
+                        feed_remove_btn = gr.Button("Remove feed", elem_id="feed-remove", scale=1)
+                    feed_msg = gr.HTML(elem_id="feed-msg")
+                    fetch_btn = gr.Button("Fetch now", variant="primary", elem_id="fetch-now")
+                    fetch_summary = gr.HTML(elem_id="fetch-summary")
                 library_pick = gr.Dropdown(choices=[], label="View an article", elem_id="library-pick",
                                            interactive=True, filterable=True)
                 library_viewer = gr.HTML(elem_id="library-viewer")
@@ -96,9 +109,17 @@ def build_ui(app: ChatApp) -> gr.Blocks:
         build: dict[str, Any] = {"concurrency_id": "build", "concurrency_limit": 1, **private}
         update_btn.click(app.update_index, None, [summary, *library_outputs], **build)
         rebuild_btn.click(app.rebuild_index, None, [summary, *library_outputs], **build)
+        # a fetch ends with an index build: it queues with the index buttons, never beside them
+        fetch_btn.click(app.fetch_now, None, [fetch_summary, *library_outputs], **build)
+        feeds_outputs = [feeds_list, feed_pick, feed_msg]
+        for event in (feed_add_btn.click, feed_url.submit):
+            event(app.on_feed_add, [feed_url], [*feeds_outputs, feed_url], **private)
+        feed_remove_btn.click(app.on_feed_remove, [feed_pick], feeds_outputs, **private)
         library_pick.input(app.on_library_pick, [library_pick], [library_viewer], **private)
         library_tab.select(app.refresh_library, None, library_outputs, **private)
         demo.load(app.refresh_library, None, library_outputs, **private)
+        library_tab.select(app.feeds_view, None, feeds_outputs, **private)
+        demo.load(app.feeds_view, None, feeds_outputs, **private)
 
         def ask(question: str, history_json: str = "[]", top_k: int = s.top_k,
                 temperature: float = s.temperature, max_tokens: int = s.max_tokens,

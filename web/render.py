@@ -12,7 +12,7 @@ from typing import Any
 
 from qa.answer import UNGROUNDED
 from qa.cite import MARKER, parse_markers
-from qa.types import Answer, Article, BuildSummary, Citation, Hit
+from qa.types import AddSummary, Answer, Article, BuildSummary, Citation, Hit
 
 LIBRARY_ROWS = 1000  # rows of the library table shown at once
 
@@ -259,6 +259,36 @@ def render_summary(summary: BuildSummary, rebuild: bool) -> str:
     skipped = "".join(f"<li>{esc(s.path)}: {esc(s.reason)}</li>" for s in summary.skipped)
     return ('<div class="build-summary">' + "<br>".join(lines)
             + (f"<ul>{skipped}</ul>" if skipped else "") + "</div>")
+
+
+def render_feeds(feeds: Sequence[str]) -> str:
+    """The user's feeds, numbered as `qa feeds list` numbers them (links only for http(s) URLs)."""
+    if not feeds:
+        return ('<p class="muted">No feeds yet: paste an RSS or Atom URL below and click <b>Add feed</b>, '
+                "or run <code>qa feeds add URL</code>.</p>")
+    items = []
+    for url in feeds:
+        link = safe_url(url)
+        shown = f'<a href="{esc(link)}" target="_blank" rel="noopener noreferrer">{esc(url)}</a>' if link else esc(url)
+        items.append(f"<li>{shown}</li>")
+    return f'<ol class="feeds">{"".join(items)}</ol>'
+
+
+def render_add_summary(summary: AddSummary) -> str:
+    """What a fetch did: new articles, already saved, each failure with its reason, then the index build."""
+    head = (f"<b>Fetched</b> in {summary.seconds:.1f} s: {len(summary.added)} new, "
+            f"{len(summary.already)} already saved, {len(summary.failed)} failed.")
+    added = "".join(f'<li class="ok">{esc(a.title)} <span class="muted">({esc(a.path)})</span></li>'
+                    for a in summary.added)
+    failed = "".join(f'<li class="bad">{esc(f.url)}: {esc(f.reason)}</li>' for f in summary.failed)
+    lists = "".join(f"<ul>{items}</ul>" for items in (added, failed) if items)
+    if summary.index is not None:
+        index = render_summary(summary.index, False)
+    elif summary.index_error:
+        index = render_error(summary.index_error)
+    else:
+        index = '<div class="muted">Nothing new to index.</div>'
+    return f'<div class="fetch-summary">{head}{lists}</div>{index}'
 
 
 def render_error(message: str) -> str:
