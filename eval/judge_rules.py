@@ -74,11 +74,9 @@ def score(files: list[Path]) -> None:
         cells = []
         best = {id(r): max((rule(c) for c in r["cits"]), default=0.0) for r in recs}
         for t in THRESHOLDS:
-            def passes(r: dict[str, Any], t: float = t) -> bool:
-                return best[id(r)] >= t
-            kept = sum(r["correct"] and passes(r) for r in answerable)
-            through = sum(passes(r) for r in unanswerable)
-            wrong = sum(not r["correct"] and passes(r) for r in answerable)
+            kept = sum(r["correct"] and best[id(r)] >= t for r in answerable)
+            through = sum(best[id(r)] >= t for r in unanswerable)
+            wrong = sum(not r["correct"] and best[id(r)] >= t for r in answerable)
             cells.append(f"{t}: {kept}/{through}/{wrong}")
         print(f"{name:30s} " + "  ".join(cells))
 
