@@ -95,19 +95,32 @@ def _read_history(path: Path | None) -> list[Turn]:
     return parse_history(text, f"--history {path}")
 
 
+def _output_format(args: argparse.Namespace) -> str:
+    """`--json` is `--format json`; asking for two formats is an error, not a silent choice."""
+    if args.json and args.format not in (None, "json"):
+        raise QAError(f"--json and --format {args.format} ask for two formats: pick one.")
+    return "json" if args.json else args.format or "text"
+
+
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from qa.answer import UNGROUNDED, Done, Engine, Status
 
+    fmt = _output_format(args)
     engine = Engine(settings)
     answer = None
     for event in engine.ask(args.question, _read_history(args.history)):
-        if isinstance(event, Status) and not args.json:
+        if isinstance(event, Status) and fmt != "json":
             print(f"({event.message})", file=sys.stderr, flush=True)
         elif isinstance(event, Done):
             answer = event.answer
     assert answer is not None
-    if args.json:
+    if fmt == "json":
         _print_json(answer.to_json())
+        return 0
+    if fmt == "markdown":
+        from qa.export import to_markdown
+
+        print(to_markdown(answer, args.question), end="")
         return 0
     print(answer.text)  # only the checked answer: the model's draft may claim what no source states
     if not answer.grounded:
@@ -270,6 +283,8 @@ def parser(serve: Serve | None = None) -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("question")
     p.add_argument("--history", type=Path, help='JSON list of {"role", "content"} turns before the question')
+    p.add_argument("--format", choices=("text", "json", "markdown"),
+                   help="text (default), json (as --json), or markdown: the answer and its numbered sources")
     _add_answer_flags(p)
     p.set_defaults(run=cmd_ask)
     p = sub.add_parser("eval", help="metrics over question files")

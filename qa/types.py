@@ -7,7 +7,8 @@ question -> Hit -> prompt -> tokens -> Answer with Citation.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from qa.errors import QAError
@@ -74,8 +75,17 @@ class Hit:
             "bm25": None if self.bm25 is None else round(self.bm25, 6),
             "published": self.published,
             "source": self.source,
+            "url": self.url,
             "also": list(self.also),
         }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Hit:
+        """The inverse of to_json (the chunk's ordinal is not in the JSON: it comes back as 0)."""
+        chunk = Chunk(str(d["chunk_id"]), str(d["article_id"]), int(d["start"]), int(d["end"]), str(d["text"]), 0)
+        return cls(chunk, str(d["title"]), float(d["score"]), _opt_float(d.get("dense")), _opt_float(d.get("bm25")),
+                   _opt_str(d.get("published")), _opt_str(d.get("source")), _opt_str(d.get("url")),
+                   tuple(str(x) for x in d.get("also") or ()))
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,34 @@ class Citation:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Citation:
+        """The inverse of to_json; a field the JSON lacks or holds with the wrong type raises."""
+        values = {f.name: d[f.name] for f in fields(cls) if f.name in d}
+        for name in ("also", "missing"):
+            values[name] = tuple(str(x) for x in values.get(name) or ())
+        for f in fields(cls):  # a stored copy may have been edited: its types are checked here, once
+            if f.name in values and not _JSON_TYPES.get(str(f.type), lambda _: True)(values[f.name]):
+                raise TypeError(f"citation field {f.name} must be {f.type}, not {values[f.name]!r}")
+        return cls(**values)
+
+
+_JSON_TYPES: dict[str, Callable[[Any], bool]] = {
+    "str": lambda v: isinstance(v, str),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "bool": lambda v: isinstance(v, bool),
+    "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "str | None": lambda v: v is None or isinstance(v, str),
+}
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 @dataclass(frozen=True)
@@ -145,6 +183,18 @@ class Answer:
             "query": self.query,
             "llm_called": self.llm_called,
         }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Answer:
+        """The inverse of to_json. A stored copy of an answer (the app keeps the conversation in the
+        browser) may add what to_json leaves out: "question" (as resolved) and "sources" (the
+        numbered sources the model was given, as hits), without which the sources panel shows the
+        cited sentences only."""
+        timings = Timings(**{f.name: d["timings"][f.name] for f in fields(Timings) if f.name in d["timings"]})
+        return cls(str(d["answer"]), tuple(Citation.from_json(c) for c in d["citations"]),
+                   tuple(Hit.from_json(h) for h in d["hits"]), bool(d["refused"]), timings,
+                   str(d.get("question", "")), str(d.get("query", "")), bool(d.get("llm_called", True)),
+                   tuple(Hit.from_json(h) for h in d.get("sources") or ()))
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,47 @@ def test_chat_streams_and_a_citation_click_shows_the_sentence(page: Page, tmp_pa
 
 
 @pytest.mark.browser
+def test_answers_go_out_with_their_sources_and_the_chat_survives_a_reload(page: Page, server: App) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url.rstrip("/"))
+    page.get_by_text("Settings", exact=True).click()
+    page.fill("#temperature input[type=number]", "0")
+    page.press("#temperature input[type=number]", "Enter")
+    assert "Stockholm" in _ask(page, QUESTION, 1)
+    # Download: the answer, its [n] markers, then the numbered sources with the quoted sentence
+    with page.expect_download() as info:
+        page.click("#download-answer")
+    download = info.value
+    text = Path(download.path()).read_text(encoding="utf-8")
+    assert download.suggested_filename == "answer.md"
+    assert text.startswith(f"## {QUESTION}") and "Stockholm" in text and "[1]" in text, text
+    assert "**Sources**" in text and f"`{STOCKHOLM_ARTICLE}`" in text and "\n  > " in text, text
+    # Copy: the whole conversation, as Markdown, on the clipboard
+    page.click("#copy-conversation")
+    page.wait_for_selector("#copy-conversation:has-text('Copied')")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied.startswith("# Conversation") and text.strip() in copied, copied
+    # a reload shows the conversation again, its citations live, and its exports still work
+    page.reload()
+    page.wait_for_selector("#question textarea")
+    page.wait_for_selector("#chat .bot a.cite")
+    assert "Stockholm" in page.locator("#chat .bot").last.inner_text()
+    page.wait_for_selector("#sources .sources-head:has-text('Answer 1 ')")
+    with page.expect_download() as info:
+        page.click("#download-conversation")
+    assert Path(info.value.path()).read_text(encoding="utf-8") == copied
+    # New chat clears it, and a reload does not bring it back
+    page.click("#new-chat")
+    page.wait_for_function("() => !document.querySelector('#chat .bot')")
+    page.wait_for_selector("#download-answer", state="detached")
+    page.wait_for_timeout(1_000)  # the cleared copy reaches the browser's storage after New chat's reply
+    page.reload()
+    page.wait_for_selector("#question textarea")
+    page.wait_for_timeout(3_000)  # the stored conversation would be restored by now
+    assert page.locator("#chat .bot").count() == 0
+    assert page.locator("#download-answer").count() == 0
+
+
+@pytest.mark.browser
 def test_uploaded_article_is_indexed_and_answers(page: Page, tmp_path: Path) -> None:
     article = tmp_path / "zorvian_accord.txt"
     article.write_text(

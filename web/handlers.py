@@ -19,6 +19,7 @@ import gradio as gr
 from qa.answer import Done, Engine, Status, Token
 from qa.config import Settings
 from qa.errors import QAError
+from qa.export import conversation_markdown, to_markdown
 from qa.ingest import SUFFIXES
 from qa.types import parse_history
 from web.render import (
@@ -32,7 +33,7 @@ from web.render import (
     render_sources,
     render_summary,
 )
-from web.state import DRAFT, Exchange, chat_messages, citation_of, cited_choices, history_of
+from web.state import DRAFT, Exchange, chat_messages, citation_of, cited_choices, history_of, restored, stored
 from web.uploads import save_upload
 
 log = logging.getLogger("qa.app")  # the name the app has always logged under
@@ -324,6 +325,33 @@ class ChatApp:
 
     def on_library_pick(self, article_id: str | None) -> Any:
         return self.open_article(article_id, None, None) if article_id else gr.skip()
+
+    # --- export, and the browser's copy of the conversation ---
+
+    @staticmethod
+    def exports(convo: list[Exchange], shown: int) -> tuple[str, str, Any, list[dict[str, Any]]]:
+        """After an answer, a citation click, New chat or a reload: the Markdown of the answer whose
+        sources are shown and of the whole conversation (the Copy and Download buttons read them in
+        the browser), the export buttons shown when there is something to export, and the
+        conversation for the browser's storage."""
+        convo = list(convo or [])
+        k = int(shown) if shown is not None else -1
+        current = convo[k] if 0 <= k < len(convo) else None
+        answer_md = to_markdown(current.answer, current.question) if current and current.answer else ""
+        answered = [(ex.question, ex.answer) for ex in convo if ex.answer is not None]
+        convo_md = conversation_markdown(answered) if answered else ""
+        return answer_md, convo_md, gr.update(visible=bool(answered)), stored(convo)
+
+    def restore(self, data: Any) -> tuple[Any, ...]:
+        """On page load: the conversation kept in the browser's storage, shown again with the sources of
+        its latest answer. Returns (chatbot, convo, sources, cited picker, shown, answer Markdown,
+        conversation Markdown, export buttons)."""
+        convo = restored(data)
+        k = max((i for i, ex in enumerate(convo) if ex.answer is not None), default=-1)
+        answer = convo[k].answer if k >= 0 else None
+        answer_md, convo_md, row, _ = self.exports(convo, k)
+        return (chat_messages(convo), convo, render_sources(answer, max(k, 0)),
+                gr.update(choices=cited_choices(answer), value=None), k, answer_md, convo_md, row)
 
     # --- the API ---
 

@@ -15,6 +15,7 @@ EXAMPLES = [
 ]
 # After a bridge click and after the article picker: scroll the selected card or the cited span into view.
 SCROLL_JS = asset("scroll.js")
+STORAGE_KEY = "news-qa-conversation"  # the browser's localStorage key of the conversation
 VIEWER_JS = asset("viewer.js")
 
 
@@ -24,6 +25,9 @@ def build_ui(app: ChatApp) -> gr.Blocks:
     private: dict[str, Any] = {"api_visibility": "private"}
     with gr.Blocks(title="Ask your news archive") as demo:
         convo = gr.State([])
+        # the browser's copy of the conversation, so that it survives a reload (encrypted with a key made
+        # at each start: a restarted server starts a new chat)
+        saved = gr.BrowserState([], storage_key=STORAGE_KEY)
         shown = gr.State(-1)  # the answer whose sources the panel shows
         gr.Markdown("## Ask your news archive\nAnswers come only from the indexed articles, "
                     "with numbered citations you can open and check.")
@@ -40,6 +44,14 @@ def build_ui(app: ChatApp) -> gr.Blocks:
                             ask_btn = gr.Button("Ask", variant="primary", scale=1, elem_id="ask-btn")
                             stop_btn = gr.Button("Stop", variant="stop", scale=1, elem_id="stop-btn")
                         new_btn = gr.Button("New chat", size="sm", elem_id="new-chat")
+                        # the answer is the one whose sources the panel shows (the latest, or the one clicked)
+                        with gr.Row(visible=False, elem_id="export-row") as export_row:
+                            copy_answer = gr.Button("Copy answer as Markdown", size="sm", elem_id="copy-answer")
+                            download_answer = gr.Button("Download answer", size="sm", elem_id="download-answer")
+                            copy_convo = gr.Button("Copy conversation as Markdown", size="sm",
+                                                   elem_id="copy-conversation")
+                            download_convo = gr.Button("Download conversation", size="sm",
+                                                       elem_id="download-conversation")
                         gr.Examples(EXAMPLES, inputs=[question], label="Examples from the sample articles")
                         with gr.Accordion("Settings", open=False, elem_id="settings"):
                             top_k = gr.Slider(1, 12, value=s.top_k, step=1,
@@ -59,6 +71,9 @@ def build_ui(app: ChatApp) -> gr.Blocks:
                             open_btn = gr.Button("Open article", size="sm", scale=1, elem_id="open-article")
                         viewer = gr.HTML("", elem_id="viewer")
                 bridge = gr.Textbox(elem_id="cite-bridge", visible="hidden", show_label=False)
+                # what the Copy and Download buttons take, kept in the page (qa.export makes it)
+                answer_md = gr.Textbox(elem_id="answer-md", visible="hidden", show_label=False)
+                convo_md = gr.Textbox(elem_id="conversation-md", visible="hidden", show_label=False)
             with gr.Tab("Library", id="library-tab") as library_tab:
                 status = gr.HTML(elem_id="index-status")
                 with gr.Row():
@@ -96,11 +111,25 @@ def build_ui(app: ChatApp) -> gr.Blocks:
         submit = question.submit(app.respond, chat_inputs, chat_outputs, **chat)
         click = ask_btn.click(app.respond, chat_inputs, chat_outputs, **chat)
         stop_btn.click(None, None, None, cancels=[submit, click], **private)
-        new_btn.click(app.new_chat, None, [chatbot, convo, question, sources, pick, shown, viewer],
-                      cancels=[submit, click], **private)
+        cleared = new_btn.click(app.new_chat, None, [chatbot, convo, question, sources, pick, shown, viewer],
+                                cancels=[submit, click], **private)
         # change, not input: the click listener sets the hidden box's value from JavaScript
-        bridge.change(app.on_bridge, [bridge, convo], [sources, shown, pick, viewer], show_progress="hidden",
-                      **private).then(None, [bridge], None, js=SCROLL_JS, **private)
+        bridged = bridge.change(app.on_bridge, [bridge, convo], [sources, shown, pick, viewer],
+                                show_progress="hidden", **private)
+        bridged.then(None, [bridge], None, js=SCROLL_JS, **private)
+        # after each of these the exports and the browser's copy follow the conversation (New chat clears both)
+        export_outputs = [answer_md, convo_md, export_row, saved]
+        for done in (submit, click, cleared, bridged):
+            done.then(app.exports, [convo, shown], export_outputs, show_progress="hidden", **private)
+        demo.load(app.restore, [saved], [chatbot, convo, sources, pick, shown, answer_md, convo_md, export_row],
+                  show_progress="hidden", **private)
+        copy_answer.click(None, [answer_md], None, js="(md) => window.__qaCopy(md, 'copy-answer')", **private)
+        copy_convo.click(None, [convo_md], None, js="(md) => window.__qaCopy(md, 'copy-conversation')",
+                         **private)
+        download_answer.click(None, [answer_md], None, js="(md) => window.__qaDownload(md, 'answer.md')",
+                              **private)
+        download_convo.click(None, [convo_md], None,
+                             js="(md) => window.__qaDownload(md, 'conversation.md')", **private)
         for event in (open_btn.click, pick.input):
             event(app.on_pick, [pick, convo, shown], [viewer], **private).then(None, js=VIEWER_JS, **private)
 

@@ -1,7 +1,10 @@
-"""The conversation as the app keeps it (in a gr.State) and shows it (in the Chatbot)."""
+"""The conversation as the app keeps it (in a gr.State, and a copy in the browser's storage) and
+shows it (in the Chatbot)."""
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from qa.types import Answer, Citation, Turn
 from web.render import by_number, esc_md, render_answer
@@ -65,3 +68,35 @@ def cited_choices(answer: Answer | None) -> list[tuple[str, str]]:
     by_n = by_number(answer)
     return [(f"[{n}] {cs[0].title}", str(n)) for n, cs in sorted(by_n.items())]
 
+
+
+# The browser's copy keeps the latest exchanges only: localStorage holds about 5 MB per site, and an
+# answer with its passages takes 5-15 KB.
+STORED_EXCHANGES = 50
+
+
+def stored(convo: Sequence[Exchange]) -> list[dict[str, Any]]:
+    """The conversation as JSON for the browser's storage: each answer as `qa ask --json` prints it,
+    plus the resolved question and the sources the model was given (the sources panel shows them)."""
+    out = []
+    for ex in convo[-STORED_EXCHANGES:]:
+        answer = None
+        if ex.answer is not None:
+            answer = {**ex.answer.to_json(), "question": ex.answer.question,
+                      "sources": [h.to_json() for h in ex.answer.sources]}
+        out.append({"question": ex.question, "text": ex.text, "error": ex.error, "answer": answer})
+    return out
+
+
+def restored(data: Any) -> list[Exchange]:
+    """The conversation back from the browser's storage; anything unreadable gives an empty one
+    (the page then starts a new chat rather than failing)."""
+    if not isinstance(data, list):
+        return []
+    try:
+        return [Exchange(str(d["question"]), str(d.get("text", "")),
+                         Answer.from_json(d["answer"]) if d.get("answer") is not None else None,
+                         str(d.get("error", ""))) for d in data]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        logging.getLogger("qa.app").warning("the stored conversation is unreadable (%s): starting afresh", exc)
+        return []
