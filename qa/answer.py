@@ -38,8 +38,9 @@ from qa.prompt import (
 )
 from qa.query import Query, parse_query
 from qa.retrieve import Retrieval, retrieve, term_weights
+from qa.timeline import build_timeline
 from qa.timeq import parse_day
-from qa.types import Answer, Citation, Hit, Timings, Turn
+from qa.types import Answer, Citation, Hit, Timeline, Timings, Turn
 
 # How a model says it cannot answer: the instructed sentence and its usual paraphrases.
 REFUSAL_PATTERN = re.compile(
@@ -281,6 +282,12 @@ class Engine:
         timings = Timings(found.ms, ttft, _ms(started), prompt.tokens, len(pieces))  # one piece per token
         yield Done(Answer(text, tuple(citations), found.hits, refused, timings, query.text, query.search_text, True,
                           prompt.sources))
+
+    def timeline(self, topic: str, settings: Settings | None = None,
+                 passages: int = tuning.TIMELINE_PASSAGES) -> Timeline:
+        """The dated events of a story, oldest first, each cited (qa.timeline); no LLM."""
+        settings = settings or self.settings
+        return build_timeline(topic, self.store(), self.embedder, settings, _today(settings), passages)
 
     def answer(self, question: str, history: Sequence[Turn] = (), settings: Settings | None = None) -> Answer:
         for event in self.ask(question, history, settings):

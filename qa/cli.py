@@ -1,4 +1,4 @@
-"""`qa index | status | search | ask | eval | add | update | feeds | serve` (the contract is in README.md).
+"""`qa index | status | search | ask | timeline | eval | add | update | feeds | serve` (the contract is in README.md).
 
 Every command takes --json for scripts; errors print one line naming the fix and exit 2.
 `serve` runs the server that `main` is given: the installed `qa` command (web.cli) passes the
@@ -16,11 +16,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from qa import config
+from qa import config, tuning
 from qa.config import Settings
 from qa.console import ProgressBars, print_summary
 from qa.errors import QAError
-from qa.types import AddSummary, Turn, parse_history
+from qa.types import AddSummary, Timeline, Turn, parse_history
 
 
 def _print_json(data: Any) -> None:
@@ -136,6 +136,35 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     t = answer.timings
     ttft = f"first token {t.ttft_ms / 1000:.1f} s, " if t.ttft_ms is not None else ""
     print(f"\n({ttft}total {t.total_ms / 1000:.1f} s, {t.prompt_tokens} prompt tokens)", file=sys.stderr)
+    return 0
+
+
+def timeline_lines(timeline: Timeline) -> list[str]:
+    """The timeline as text: one line per event (its date at its precision, then its sentence), each
+    source of it on a line below, naming the article and the sentence's character offsets."""
+    left = f" ({timeline.undated} event sentences without any date left out)" if timeline.undated else ""
+    lines = [f"{timeline.topic}: {len(timeline.events)} dated events, oldest first{left}"]
+    if not timeline.events:
+        lines.append("No dated event found: try other words, or a wider --since/--until.")
+    width = max((len(e.when.label()) for e in timeline.events), default=0)
+    for e in timeline.events:
+        lines.append(f"{e.when.label():{width}}  {e.text}")
+        for n, c in enumerate(e.sources, 1):
+            where = ", ".join(x for x in (c.article_id, (c.published or "")[:10], c.source or "") if x)
+            lines.append(f"{'':{width}}    [{n}] {c.title} ({where}; characters {c.start}-{c.end})")
+    return lines
+
+
+def cmd_timeline(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.answer import Engine
+
+    if args.passages is not None and args.passages < 1:
+        raise QAError(f"--passages must be at least 1. Currently, it is {args.passages}")
+    timeline = Engine(settings).timeline(args.topic, passages=args.passages or tuning.TIMELINE_PASSAGES)
+    if args.json:
+        _print_json(timeline.to_json())
+    else:
+        print("\n".join(timeline_lines(timeline)))
     return 0
 
 
@@ -287,6 +316,12 @@ def parser(serve: Serve | None = None) -> argparse.ArgumentParser:
                    help="text (default), json (as --json), or markdown: the answer and its numbered sources")
     _add_answer_flags(p)
     p.set_defaults(run=cmd_ask)
+    p = sub.add_parser("timeline", help="the dated events of a story, oldest first, each cited (no LLM)")
+    _add_common(p)
+    p.add_argument("topic", help='the story, in a few words: "port strike", "Blinken Lavrov"')
+    p.add_argument("--passages", type=int, help="passages searched for its events (default 100)")
+    _add_filter_flags(p)
+    p.set_defaults(run=cmd_timeline)
     p = sub.add_parser("eval", help="metrics over question files")
     _add_common(p)
     p.add_argument("questions", type=Path, nargs="+", help="question files, each reported as a set")

@@ -3,18 +3,23 @@
 "in December 2021", "last week", "yesterday", "in the past 3 months" become a date range
 (relative ones counted from today, or from the date the user sets); "latest", "most
 recent", "currently" ask for recency; "what happened first", "in what order",
-"timeline" ask for the sources in date order. Only publish dates are used: relative
+"timeline" ask for the sources in date order. Answers use only publish dates: relative
 dates inside article text ("on Sunday") stay as they are.
+
+`date_sentence` dates one sentence of an article for a story's timeline (qa.timeline), from the
+sentence's own time words and the article's publish date, never more precisely than they say.
 """
 
 from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from qa import lexical
+from qa.types import When
 
 # The one table of month and weekday names (English, as the articles are: not the locale's calendar).
 MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -125,3 +130,182 @@ def published_day(published: str | None) -> date | None:
         return date.fromisoformat(published[:10])
     except ValueError:
         return None
+
+
+# --- the time words of an article's sentence (qa.timeline) ----------------------------------------
+# Month and weekday names as news writes them, capitalised: "may" and "march" in lower case are a verb.
+_ORD = r"(?:st|nd|rd|th)?"
+_FULL_MONTH = f"({'|'.join(MONTH_NAMES)})"
+_BEFORE = r"\b(?i:in|during|since|until|by|from|early|late|mid|of)[\s-]+"  # words that make a bare month or year a time
+ISO_DAY = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+MONTH_DAY_YEAR = re.compile(rf"\b{MONTH}\s+(\d{{1,2}}){_ORD},?\s+(\d{{4}})\b")
+DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}}){_ORD}\s+(?:of\s+)?{MONTH},?\s+(\d{{4}})\b")
+MONTH_DAY = re.compile(rf"\b{MONTH}\s+(\d{{1,2}}){_ORD}\b")
+DAY_MONTH = re.compile(rf"\b(\d{{1,2}}){_ORD}\s+(?:of\s+)?{MONTH}\b")
+MONTH_AND_YEAR = re.compile(rf"\b{MONTH}\s+((?:19|20)\d{{2}})\b")
+BARE_MONTH = re.compile(rf"{_BEFORE}{_FULL_MONTH}\b(?!\s+\d)")
+# In prose a year after "in" is a time ("in 2014 Russia annexed Crimea"): unlike a typed question ("in 2018
+# fifa world cup"), an article writes "in the 2018 World Cup" when the year names an event.
+BARE_YEAR = re.compile(rf"{_BEFORE}((?:19|20)\d{{2}})\b")
+WEEKDAY_OF_WEEK = re.compile(rf"\b{WEEKDAY}\s+of\s+(last|this|next)\s+week\b", re.I)
+A_WEEKDAY = re.compile(rf"\b{WEEKDAY}\b")
+RELATIVE_DAY = re.compile(r"\b(yesterday|today|tonight|tomorrow|this (?:morning|afternoon|evening))\b", re.I)
+RELATIVE_SPAN = re.compile(r"\b(last|this|next)\s+(week|month|year)\b", re.I)
+_SHIFT = {"last": -1, "this": 0, "next": 1}
+_ANY_DAY = date(2000, 1, 1)
+
+
+def _day(year: int, month: int, day: int, words: str) -> When | None:
+    try:
+        d = date(year, month, day)
+    except ValueError:  # "February 30": not a date
+        return None
+    return When(d, d, d, "day", words)
+
+
+def _month(year: int, month: int, words: str) -> When:
+    first, last = _month_range(year, month)
+    return When(first, first, last, "month", words)
+
+
+def _year(year: int, words: str) -> When:
+    return When(date(year, 1, 1), date(year, 1, 1), date(year, 12, 31), "year", words)
+
+
+def _week(monday: date, words: str) -> When:
+    return When(monday, monday, monday + timedelta(days=6), "week", words)
+
+
+def _nearest(month: int, day: int, published: date) -> date | None:
+    """The date of that month and day nearest the publish date: news names a month and day without the
+    year when the date is within months of publication, before or after ("on December 30" in an
+    article of 2022-01-03 is 2021-12-30)."""
+    days = []
+    for year in (published.year - 1, published.year, published.year + 1):
+        try:
+            days.append(date(year, month, day))
+        except ValueError:
+            continue
+    return min(days, key=lambda d: abs((d - published).days), default=None)
+
+
+def _month_no(name: str) -> int:
+    return MONTHS[name.lower().rstrip(".")]
+
+
+# Each reader: a match and the publish date (None when unknown) -> When, or None when they do not date it.
+Reader = Callable[[re.Match[str], date | None], When | None]
+
+
+def _read_month_day(month: str, day: str, words: str, published: date | None) -> When | None:
+    if published is None:  # no year, and nothing to take it from
+        return None
+    d = _nearest(_month_no(month), int(day), published)
+    return When(d, d, d, "day", words) if d else None
+
+
+def _read_bare_month(m: re.Match[str], published: date | None) -> When | None:
+    if published is None:
+        return None
+    mid = _nearest(_month_no(m.group(1)), 15, published)
+    return _month(mid.year, mid.month, m.group(0)) if mid else None
+
+
+def _read_relative_day(m: re.Match[str], published: date | None) -> When | None:
+    if published is None:
+        return None
+    word = m.group(1).lower()
+    shift = -1 if word == "yesterday" else 1 if word == "tomorrow" else 0
+    d = published + timedelta(days=shift)
+    return When(d, d, d, "day", m.group(0))
+
+
+def _read_relative_span(m: re.Match[str], published: date | None) -> When | None:
+    if published is None:
+        return None
+    shift, unit = _SHIFT[m.group(1).lower()], m.group(2).lower()
+    if unit == "week":
+        return _week(published - timedelta(days=published.weekday()) + timedelta(weeks=shift), m.group(0))
+    if unit == "month":
+        month = published.month - 1 + shift
+        return _month(published.year + month // 12, month % 12 + 1, m.group(0))
+    return _year(published.year + shift, m.group(0))
+
+
+def _read_weekday_of_week(m: re.Match[str], published: date | None) -> When | None:
+    """"Monday of last week" names one day exactly."""
+    if published is None:
+        return None
+    monday = published - timedelta(days=published.weekday()) + timedelta(weeks=_SHIFT[m.group(2).lower()])
+    d = monday + timedelta(days=WEEKDAY_NAMES.index(m.group(1).title()))
+    return When(d, d, d, "day", m.group(0))
+
+
+def _read_weekday(m: re.Match[str], published: date | None) -> When | None:
+    """A bare weekday: news uses one for a day within a week of publication, past ("said on Sunday")
+    or coming ("will speak on Tuesday"), and the sentence rarely says which for certain. So it is
+    placed at the publish date with the precision "week", never resolved to a day it might not be."""
+    if published is None:
+        return None
+    return When(published, published - timedelta(days=6), published + timedelta(days=6), "week", m.group(0))
+
+
+# Dates the text gives (the publish date may supply a year) and words counted from the publish date.
+READERS: tuple[tuple[re.Pattern[str], Reader], ...] = (
+    (ISO_DAY, lambda m, _: _day(int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(0))),
+    (MONTH_DAY_YEAR, lambda m, _: _day(int(m.group(3)), _month_no(m.group(1)), int(m.group(2)), m.group(0))),
+    (DAY_MONTH_YEAR, lambda m, _: _day(int(m.group(3)), _month_no(m.group(2)), int(m.group(1)), m.group(0))),
+    (MONTH_DAY, lambda m, p: _read_month_day(m.group(1), m.group(2), m.group(0), p)),
+    (DAY_MONTH, lambda m, p: _read_month_day(m.group(2), m.group(1), m.group(0), p)),
+    (MONTH_AND_YEAR, lambda m, _: _month(int(m.group(2)), _month_no(m.group(1)), m.group(0))),
+    (BARE_MONTH, _read_bare_month),
+    (BARE_YEAR, lambda m, _: _year(int(m.group(1)), m.group(0))),
+    (WEEKDAY_OF_WEEK, _read_weekday_of_week),
+    (RELATIVE_DAY, _read_relative_day),
+    (RELATIVE_SPAN, _read_relative_span),
+    (A_WEEKDAY, _read_weekday),
+)
+
+
+def _readings(text: str, published: date | None) -> Iterator[tuple[int, int, When | None]]:
+    """(start, -length, When or None) of every time expression in the text."""
+    for pattern, read in READERS:
+        for m in pattern.finditer(text):
+            yield m.start(), m.start() - m.end(), read(m, published)
+
+
+def has_time_words(text: str) -> bool:
+    """The sentence holds a time expression, whether or not it can be dated.
+
+    >>> has_time_words("Talks resume on Tuesday."), has_time_words("Talks resume soon.")
+    (True, False)
+    """
+    # read as if published on some day, so that a weekday or a month counts where the article is undated
+    return any(when is not None for _, _, when in _readings(text, _ANY_DAY))
+
+
+def date_sentence(text: str, published: date | None) -> When | None:
+    """When a sentence of an article published on `published` says its event happened, or None.
+
+    The sentence's first time expression, in reading order, that can be read: news puts the time of
+    its main clause early ("went on trial on Monday, accused of ... in 2022"); of two starting at one
+    word, the longer ("Monday of last week" over "Monday"). Failing one, the publish date itself
+    ("published": on or before it). Without a publish date, a date needing one (a month and day
+    without a year, a weekday, "yesterday") cannot be read, and a sentence with no other date is
+    undated (None): no date is ever guessed.
+
+    >>> date_sentence("They met in Stockholm on December 2.", date(2021, 12, 6)).iso()
+    '2021-12-02'
+    >>> date_sentence("Biden and Putin will speak on Tuesday.", date(2021, 12, 6)).label()
+    'within a week of 2021-12-06'
+    >>> date_sentence("In 2014, Moscow annexed Crimea.", None).iso()
+    '2014'
+    >>> date_sentence("Blinken spoke on Sunday.", None) is None
+    True
+    """
+    found = [(start, length, when) for start, length, when in _readings(text, published) if when]
+    if found:
+        return min(found, key=lambda f: (f[0], f[1]))[2]
+    if published is None:
+        return None
+    return When(published, date.min, published, "published")

@@ -1,7 +1,8 @@
 """Frozen dataclasses passed between stages.
 
 Data flows one way: files -> Article -> Chunk -> vectors -> store;
-question -> Hit -> prompt -> tokens -> Answer with Citation.
+question -> Hit -> prompt -> tokens -> Answer with Citation;
+topic -> Hit -> event sentences, each dated (When) -> Timeline of TimelineEvents with EventSources.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
+from datetime import date
 from typing import Any
 
 from qa.errors import QAError
@@ -280,3 +282,103 @@ class AddSummary:
             "index": self.index.to_json() if self.index else None,
             "index_error": self.index_error or None,
         }
+
+
+# Precisions of a When, finest first: the order breaks ties between events placed on the same day,
+# and a merged event keeps the finest date any of its sources gives.
+PRECISIONS = ("day", "week", "month", "year", "published")
+
+
+@dataclass(frozen=True)
+class When:
+    """When an event happened, as precisely as its sentence and its article's publish date say
+    (qa.timeq.date_sentence has the rules).
+
+    - "day": a date the text gives ("on December 2", "yesterday");
+    - "week": a weekday ("on Tuesday"), placed at the publish date: the day lies within a week of it,
+      before or after, and the text does not say which ("last week": that calendar week);
+    - "month", "year": the text names only those ("in January 2022", "in 2014");
+    - "published": no time words: on or before the article's publish date.
+    """
+
+    day: date  # where the event is placed: the day, the first day of its month, week or year, the publish date
+    start: date  # the earliest and the latest day the words allow
+    end: date
+    precision: str
+    words: str = ""  # the time words it was read from; "" when it is the publish date
+
+    def iso(self) -> str:
+        """The date at its precision: 2021-12-02, 2021-12, 2021; a week or a publish date as its day.
+
+        >>> When(date(2021, 12, 1), date(2021, 12, 1), date(2021, 12, 31), "month").iso()
+        '2021-12'
+        """
+        if self.precision == "month":
+            return self.day.isoformat()[:7]
+        if self.precision == "year":
+            return str(self.day.year)
+        return self.day.isoformat()
+
+    def label(self) -> str:
+        """The date as a reader sees it, its precision in words.
+
+        >>> When(date(2021, 12, 6), date(2021, 11, 30), date(2021, 12, 12), "week", "on Tuesday").label()
+        'within a week of 2021-12-06'
+        """
+        if self.precision == "week":
+            if self.start == self.day:  # a calendar week ("last week")
+                return f"week of {self.day.isoformat()}"
+            return f"within a week of {self.day.isoformat()}"
+        if self.precision == "month":
+            return self.day.strftime("%B %Y")
+        if self.precision == "published":
+            return f"by {self.day.isoformat()}"
+        return self.iso()
+
+    @property
+    def rank(self) -> int:
+        return PRECISIONS.index(self.precision)
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """One article's sentence stating an event: `start`/`end` are its offsets in that article's text,
+    as a Citation's snippet_start/snippet_end are, so the article viewer highlights it."""
+
+    article_id: str
+    title: str
+    start: int
+    end: int
+    text: str  # the sentence as this outlet wrote it
+    when: When  # as this article dates it (its own publish date resolves its weekdays)
+    published: str | None = None
+    source: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"article_id": self.article_id, "title": self.title, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One dated event: one line of the timeline, with every outlet that stated it."""
+
+    when: When  # the finest date its sources give
+    text: str  # the sentence of the source that gives that date, whitespace collapsed
+    sources: tuple[EventSource, ...]  # oldest publish date first
+
+    def to_json(self) -> dict[str, Any]:
+        return {"date": self.when.iso(), "precision": self.when.precision, "text": self.text,
+                "citations": [s.to_json() for s in self.sources]}
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The dated events of a story, oldest first (qa.timeline)."""
+
+    topic: str
+    events: tuple[TimelineEvent, ...]
+    undated: int = 0  # event sentences left out: no publish date and no time words to date them
+    passages: int = 0  # the passages searched for event sentences
+
+    def to_json(self) -> dict[str, Any]:
+        return {"topic": self.topic, "events": [e.to_json() for e in self.events], "undated": self.undated}

@@ -21,10 +21,11 @@ from qa.config import Settings
 from qa.errors import QAError
 from qa.export import conversation_markdown, to_markdown
 from qa.ingest import SUFFIXES
-from qa.types import parse_history
+from qa.types import Timeline, TimelineEvent, parse_history
 from web.render import (
     esc,
     esc_md,
+    events_between,
     render_add_summary,
     render_article,
     render_error,
@@ -32,6 +33,8 @@ from web.render import (
     render_library,
     render_sources,
     render_summary,
+    render_timeline,
+    timeline_frame,
 )
 from web.state import DRAFT, Exchange, chat_messages, citation_of, cited_choices, history_of, restored, stored
 from web.uploads import save_upload
@@ -41,6 +44,7 @@ log = logging.getLogger("qa.app")  # the name the app has always logged under
 STAGES = {"fetch": "Fetching feeds and pages", "chunk": "Reading and chunking articles",
           "embed": "Embedding passages", "write": "Writing the index"}
 BRIDGE = re.compile(r"^(cite|open|hit)-(\d{1,6})-(\d{1,6})(?::\d{1,20})?$")
+TIMELINE_BRIDGE = re.compile(r"^tl-(\d{1,6})-(\d{1,4})(?::\d{1,20})?$")  # event i, its source j
 
 
 class Models:
@@ -352,6 +356,55 @@ class ChatApp:
         answer_md, convo_md, row, _ = self.exports(convo, k)
         return (chat_messages(convo), convo, render_sources(answer, max(k, 0)),
                 gr.update(choices=cited_choices(answer), value=None), k, answer_md, convo_md, row)
+
+    # --- timeline ---
+
+    def show_timeline(self, topic: str, since: str, until: str) -> tuple[Any, ...]:
+        """The story's dated events (qa.timeline) for the Timeline tab.
+        Returns (timeline state, the list, the plot's rows, the viewer)."""
+        try:
+            asked = self.settings.replace(since=(since or "").strip(), until=(until or "").strip())
+            self.models.created.wait()  # the embedder: a timeline never needs the LLM
+            if self.models.error:
+                raise QAError(self.models.error)
+            timeline = self.engine.timeline(topic or "", asked)
+        except QAError as exc:
+            return None, render_error(str(exc)), timeline_frame(None), ""
+        except Exception as exc:  # never a traceback in the page
+            log.exception("the timeline failed")
+            return None, render_error(f"the timeline failed ({type(exc).__name__}: {exc})"), timeline_frame(None), ""
+        return timeline, render_timeline(timeline), timeline_frame(timeline), ""
+
+    def open_event(self, event: TimelineEvent, j: int) -> str:
+        """Source j of an event: its article, the event's sentence marked and scrolled to."""
+        s = event.sources[j]
+        note = f"{s.when.label()}, as this article dates it: the event's sentence is marked."
+        return self.open_article(s.article_id, None, (s.start, s.end), note)
+
+    def on_timeline_bridge(self, key: str, timeline: Timeline | None) -> tuple[Any, Any]:
+        """A click on an event's sentence or on one of its outlets ("tl-i-j", indexes into the timeline
+        the page shows: never a path or an offset from the client). Returns (the list, the viewer)."""
+        m = TIMELINE_BRIDGE.match(key or "")
+        if not m or timeline is None:
+            return gr.skip(), gr.skip()
+        i, j = int(m.group(1)), int(m.group(2))
+        if i >= len(timeline.events) or j >= len(timeline.events[i].sources):
+            return gr.skip(), gr.skip()
+        return render_timeline(timeline, (i,)), self.open_event(timeline.events[i], j)
+
+    def on_timeline_select(self, timeline: Timeline | None, evt: gr.SelectData) -> tuple[Any, Any]:
+        """Dots brushed on the plot (Gradio's plots report a dragged stretch of the time axis, not a
+        click on one dot): those events marked in the list and the first one's article opened."""
+        span = evt.index if isinstance(evt.index, list | tuple) else None
+        if timeline is None or span is None or len(span) != 2:
+            return gr.skip(), gr.skip()
+        try:
+            chosen = events_between(timeline, float(span[0]), float(span[1]))
+        except (TypeError, ValueError):
+            return gr.skip(), gr.skip()
+        if not chosen:
+            return render_timeline(timeline), gr.skip()
+        return render_timeline(timeline, chosen), self.open_event(timeline.events[chosen[0]], 0)
 
     # --- the API ---
 

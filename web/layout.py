@@ -6,7 +6,7 @@ import gradio as gr
 
 from web.assets import asset
 from web.handlers import ChatApp
-from web.render import render_sources
+from web.render import precision_colours, render_sources, render_timeline, timeline_frame
 
 EXAMPLES = [
     "Where did Blinken and Lavrov meet on December 2?",
@@ -17,6 +17,7 @@ EXAMPLES = [
 SCROLL_JS = asset("scroll.js")
 STORAGE_KEY = "news-qa-conversation"  # the browser's localStorage key of the conversation
 VIEWER_JS = asset("viewer.js")
+TIMELINE_JS = asset("timeline.js")  # after a click on an event or a brush on the plot: the marked sentence
 
 
 def build_ui(app: ChatApp) -> gr.Blocks:
@@ -74,6 +75,8 @@ def build_ui(app: ChatApp) -> gr.Blocks:
                 # what the Copy and Download buttons take, kept in the page (qa.export makes it)
                 answer_md = gr.Textbox(elem_id="answer-md", visible="hidden", show_label=False)
                 convo_md = gr.Textbox(elem_id="conversation-md", visible="hidden", show_label=False)
+            with gr.Tab("Timeline", id="timeline-tab"):
+                timeline = timeline_tab()
             with gr.Tab("Library", id="library-tab") as library_tab:
                 status = gr.HTML(elem_id="index-status")
                 with gr.Row():
@@ -133,6 +136,8 @@ def build_ui(app: ChatApp) -> gr.Blocks:
         for event in (open_btn.click, pick.input):
             event(app.on_pick, [pick, convo, shown], [viewer], **private).then(None, js=VIEWER_JS, **private)
 
+        timeline_events(app, timeline)
+
         library_outputs = [status, library, library_pick]
         uploads.upload(app.on_upload, [uploads], [upload_msg, uploads], **private)
         build: dict[str, Any] = {"concurrency_id": "build", "concurrency_limit": 1, **private}
@@ -158,3 +163,41 @@ def build_ui(app: ChatApp) -> gr.Blocks:
 
         gr.api(ask, api_name="ask", concurrency_id="chat", concurrency_limit=1)
     return demo
+
+
+def timeline_tab() -> dict[str, Any]:
+    """The Timeline tab's components: a topic and a date range, a plot of the events on a time axis, the
+    list of events (each line opens its sentence in its article) and the article viewer."""
+    with gr.Row():
+        topic = gr.Textbox(label="Story", elem_id="timeline-topic", scale=4, lines=1, max_lines=1,
+                           placeholder="a story in a few words, e.g. port strike (Enter shows it)")
+        since = gr.Textbox(label="Since", elem_id="timeline-since", scale=1, placeholder="2021-12-01")
+        until = gr.Textbox(label="Until", elem_id="timeline-until", scale=1, placeholder="2022-03-31")
+        button = gr.Button("Show timeline", variant="primary", elem_id="timeline-btn", scale=1)
+    plot = gr.ScatterPlot(timeline_frame(None), x="date", y="outlets", color="precision",
+                          color_map=precision_colours(), tooltip=["when", "event"], x_title="date",
+                          y_title="outlets stating it", height=260, elem_id="timeline-plot",
+                          label="Events on a time axis: drag across dots to open them")
+    with gr.Row():
+        with gr.Column(scale=3):
+            listing = gr.HTML(render_timeline(None), elem_id="timeline-list", max_height=640)
+        with gr.Column(scale=2):
+            viewer = gr.HTML("", elem_id="timeline-viewer")
+    bridge = gr.Textbox(elem_id="timeline-bridge", visible="hidden", show_label=False)
+    return {"topic": topic, "since": since, "until": until, "button": button, "plot": plot, "list": listing,
+            "viewer": viewer, "bridge": bridge, "state": gr.State(None)}
+
+
+def timeline_events(app: ChatApp, t: dict[str, Any]) -> None:
+    """Show a timeline; a click on an event (through the hidden bridge, as citations do) or a brush on
+    the plot opens its sentence in its article."""
+    private: dict[str, Any] = {"api_visibility": "private"}
+    show = [t["topic"], t["since"], t["until"]]
+    for event in (t["button"].click, t["topic"].submit):
+        event(app.show_timeline, show, [t["state"], t["list"], t["plot"], t["viewer"]], concurrency_id="timeline",
+              **private)
+    # change, not input: the click listener (static/app.js) sets the hidden box's value from JavaScript
+    t["bridge"].change(app.on_timeline_bridge, [t["bridge"], t["state"]], [t["list"], t["viewer"]],
+                       show_progress="hidden", **private).then(None, js=TIMELINE_JS, **private)
+    t["plot"].select(app.on_timeline_select, [t["state"]], [t["list"], t["viewer"]], show_progress="hidden",
+                     **private).then(None, js=TIMELINE_JS, **private)

@@ -1,4 +1,4 @@
-"""HTML for the chat app: answers with citation links, the sources panel, articles, the library.
+"""HTML for the chat app: answers with citation links, the sources panel, articles, the library, timelines.
 
 Pure functions of the qa types (unit-tested without models or a browser). Everything shown from an
 article (titles, passages, whole texts) or from the model is HTML-escaped here, whatever Gradio
@@ -8,11 +8,12 @@ sanitises after us.
 import html
 import re
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
 from qa.answer import UNGROUNDED
 from qa.cite import MARKER, parse_markers
-from qa.types import AddSummary, Answer, Article, BuildSummary, Citation, Hit
+from qa.types import PRECISIONS, AddSummary, Answer, Article, BuildSummary, Citation, Hit, Timeline, TimelineEvent
 
 LIBRARY_ROWS = 1000  # rows of the library table shown at once
 
@@ -294,3 +295,84 @@ def render_add_summary(summary: AddSummary) -> str:
 def render_error(message: str) -> str:
     return f'<div class="error-box">{esc(message)}</div>'
 
+
+
+# --- timelines ---------------------------------------------------------------------------------------
+
+# What each precision of a date means, for the legend under a timeline.
+PRECISION_NOTES = {
+    "day": "the day the sentence names",
+    "week": "a weekday or a week the sentence names, counted from the publish date",
+    "month": "the month the sentence names",
+    "year": "the year the sentence names",
+    "published": "no date in the sentence: on or before the article's publish date",
+}
+# One colour per precision on the plot, fainter as the date gets vaguer.
+PRECISION_COLOURS = {"day": "#1f5fbf", "week": "#4c8fe0", "month": "#8a6fd1", "year": "#b07cc6",
+                     "published": "#9a9a9a"}
+PLOT_COLUMNS = ("date", "outlets", "precision", "when", "event")
+
+
+def _sources_line(i: int, event: TimelineEvent) -> str:
+    """A link per outlet that states the event: each opens its article with the sentence marked."""
+    links = []
+    for j, s in enumerate(event.sources):
+        name = s.source or s.article_id
+        day = f" {s.published[:10]}" if s.published else ""
+        links.append(f'<a class="tl-src" href="#tl-{i}-{j}" title="{esc(s.title)}">{esc(name)}{esc(day)}</a>')
+    return " · ".join(links)
+
+
+def render_timeline(timeline: Timeline | None, selected: Sequence[int] = ()) -> str:
+    """The events, oldest first, one line each: the date at its precision, the sentence (a link that
+    opens its first source, the sentence marked), and a link per outlet that states it. `selected`
+    events are marked (picked on the plot or clicked)."""
+    if timeline is None:
+        return ('<div class="muted">Type a story in a few words (for example <b>port strike</b>) to see its dated '
+                "events across the articles, oldest first, each with its sources.</div>")
+    left = (f" · {timeline.undated} event sentences without any date left out (undated articles)"
+            if timeline.undated else "")
+    head = (f'<div class="tl-head">{len(timeline.events)} dated events about “{esc(timeline.topic)}”, '
+            f"oldest first{esc(left)}</div>")
+    if not timeline.events:
+        return head + '<p class="muted">No dated event found: try other words, or a wider date range.</p>'
+    items = []
+    for i, e in enumerate(timeline.events):
+        classes = "tl-event selected" if i in selected else "tl-event"
+        items.append(f'<li class="{classes}" id="tl-ev-{i}" data-precision="{esc(e.when.precision)}">'
+                     f'<span class="tl-when" title="{esc(PRECISION_NOTES[e.when.precision])}">'
+                     f"{esc(e.when.label())}</span> "
+                     f'<a class="tl-text" href="#tl-{i}-0">{esc(e.text)}</a> '
+                     f'<span class="tl-sources">{_sources_line(i, e)}</span></li>')
+    legend = " · ".join(f"<b>{esc(p)}</b>: {esc(n)}" for p, n in PRECISION_NOTES.items())
+    return f'{head}<ol class="timeline">{"".join(items)}</ol><div class="tl-legend muted">{legend}</div>'
+
+
+def timeline_frame(timeline: Timeline | None) -> Any:
+    """The events as the plot's rows (a pandas DataFrame): x the day each is placed at, y the number of
+    outlets that state it, coloured by the date's precision; the tooltip shows the date and the sentence."""
+    import pandas as pd  # local: only the app's timeline plot needs it
+
+    events = timeline.events if timeline else ()
+    return pd.DataFrame({
+        "date": pd.to_datetime(pd.Series([e.when.day.isoformat() for e in events], dtype="object")),
+        "outlets": pd.Series([len(e.sources) for e in events], dtype="int64"),
+        "precision": pd.Series([e.when.precision for e in events], dtype="object"),
+        "when": pd.Series([e.when.label() for e in events], dtype="object"),
+        "event": pd.Series([e.text if len(e.text) <= 140 else e.text[:140] + "…" for e in events],
+                           dtype="object"),
+    }, columns=list(PLOT_COLUMNS))
+
+
+def events_between(timeline: Timeline, low: float, high: float) -> list[int]:
+    """The events a brush on the plot covers: `low` and `high` are its ends on the time axis, in seconds
+    since 1970 (UTC), as the plot reports them; an event sits at midnight of its day."""
+    def seconds(day: date) -> float:
+        return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+
+    low, high = min(low, high), max(low, high)
+    return [i for i, e in enumerate(timeline.events) if low <= seconds(e.when.day) <= high]
+
+
+def precision_colours() -> dict[str, str]:
+    return {p: PRECISION_COLOURS[p] for p in PRECISIONS}

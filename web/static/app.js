@@ -43,7 +43,7 @@
   };
   document.addEventListener('click', (ev) => {
     const a = ev.target && ev.target.closest &&
-      ev.target.closest('a[href^="#cite-"], a[href^="#open-"], a[href^="#hit-"]');
+      ev.target.closest('a[href^="#cite-"], a[href^="#open-"], a[href^="#hit-"], a[href^="#tl-"]');
     if (!a) return;
     ev.preventDefault();
     ev.stopPropagation();
@@ -55,7 +55,9 @@
       card.classList.add('selected');
       card.scrollIntoView({block: 'nearest'});
     }
-    const box = document.querySelector('#cite-bridge textarea, #cite-bridge input');
+    // a timeline event ("tl-i-j") has its own bridge, read by the Timeline tab
+    const bridge = key.startsWith('tl-') ? '#timeline-bridge' : '#cite-bridge';
+    const box = document.querySelector(bridge + ' textarea, ' + bridge + ' input');
     if (!box) return;
     box.value = key + ':' + Date.now();
     box.dispatchEvent(new Event('input', {bubbles: true}));
