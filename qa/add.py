@@ -12,11 +12,10 @@ articles saved before the ledger existed or copied in from elsewhere.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from qa.errors import QAError
 from qa.feeds import FeedEntry, parse_feed, read_feeds
 from qa.fetch import Fetcher, FetchError, check_url, normalise_url
 from qa.ingest import iter_files, read_front_matter
+from qa.lock import hold
 from qa.pages import Hints, extract_article, save_article
 from qa.types import AddSummary, FailedUrl, SavedArticle
 
@@ -45,20 +45,11 @@ def _no_progress(stage: str, done: int, total: int) -> None:
     pass
 
 
-@contextlib.contextmanager
-def fetch_lock(articles_dir: Path) -> Iterator[None]:
+def fetch_lock(articles_dir: Path) -> contextlib.AbstractContextManager[None]:
     """One fetching run per articles folder: two would fetch the same new entries and save them twice."""
-    articles_dir.mkdir(parents=True, exist_ok=True)
-    with (articles_dir / LOCK).open("a") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise QAError(f"another `qa add` or `qa update` is fetching into {articles_dir}: wait for it to "
-                          "finish, then run the command again.") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    return hold(articles_dir / LOCK, lambda _holder: QAError(
+        f"another `qa add` or `qa update` is fetching into {articles_dir}: wait for it to finish, then run the "
+        "command again."))
 
 
 def known_urls(articles_dir: Path) -> set[str]:

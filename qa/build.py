@@ -8,12 +8,10 @@ an unchanged corpus embeds nothing and a build killed mid-way resumes where it s
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import logging
-import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +24,7 @@ from qa.config import Settings
 from qa.dedup import group_articles
 from qa.embed import Embedder, make_embedder
 from qa.errors import IndexBusy, IndexMissing, QAError
+from qa.lock import hold
 from qa.types import Article, BuildSummary, Chunk, Skipped
 
 log = logging.getLogger(__name__)
@@ -38,32 +37,10 @@ def _no_progress(stage: str, done: int, total: int) -> None:
     pass
 
 
-@contextlib.contextmanager
-def build_lock(index_dir: Path, wait: float = 0.0) -> Iterator[None]:
-    """One build at a time per index. flock is released by the kernel if the process dies."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    path = index_dir / ".lock"
-    with path.open("a+") as f:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    f.seek(0)
-                    holder = f.read().strip() or "another process"
-                    raise IndexBusy(f"{index_dir} is being built by {holder}: wait for that build to "
-                                    "finish, then run the command again.") from None
-                time.sleep(0.2)
-        f.seek(0)
-        f.truncate()
-        f.write(f"pid {os.getpid()}")
-        f.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+def build_lock(index_dir: Path, wait: float = 0.0) -> contextlib.AbstractContextManager[None]:
+    """One build at a time per index, waiting up to `wait` seconds for another build to finish."""
+    return hold(index_dir / ".lock", lambda holder: IndexBusy(
+        f"{index_dir} is being built by {holder}: wait for that build to finish, then run the command again."), wait)
 
 
 def embed_key(model: str, text: str) -> str:

@@ -9,7 +9,7 @@ retrieval can return one passage per story and a citation can list the other out
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from qa.types import Article
 
@@ -40,21 +40,27 @@ def group_articles(articles: Sequence[Article]) -> dict[str, str]:
         m.update_batch(list(grams))
         hashes[article.id] = m
         lsh.insert(article.id, m)
-    parent = {a: a for a in hashes}
+    # LSH proposes candidates; the MinHash estimate confirms them
+    pairs = [(a, b) for a, m in hashes.items() for b in lsh.query(m) if b != a and m.jaccard(hashes[b]) >= THRESHOLD]
+    return components(list(hashes), pairs)
 
-    def root(a: str) -> str:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
 
-    for a, m in hashes.items():
-        for b in lsh.query(m):
-            # LSH proposes candidates; the MinHash estimate confirms them
-            if b != a and m.jaccard(hashes[b]) >= THRESHOLD:
-                ra, rb = root(a), root(b)
-                parent[max(ra, rb)] = min(ra, rb)
-    groups: dict[str, list[str]] = {}
-    for a in hashes:
-        groups.setdefault(root(a), []).append(a)
+def components(ids: Sequence[str], pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """id -> group id (the smallest member id), for the connected groups of two or more of `ids` that
+    `pairs` join; groups in the order of their first member in `ids`, members in `ids` order.
+
+    >>> components(["d", "c", "b", "a", "e"], [("c", "a"), ("a", "b")])
+    {'c': 'a', 'b': 'a', 'a': 'a'}
+    """
+    import numpy as np
+    from scipy.sparse import coo_array
+    from scipy.sparse.csgraph import connected_components
+
+    index = {a: i for i, a in enumerate(ids)}
+    edges = np.array([(index[a], index[b]) for a, b in pairs], dtype=np.int64).reshape(-1, 2)
+    graph = coo_array((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(len(ids), len(ids)))
+    _, labels = connected_components(graph, directed=False)  # an edge joins both ways, as a duplicate does
+    groups: dict[int, list[str]] = {}
+    for a, label in zip(ids, labels.tolist(), strict=True):  # ordered by first member, whatever scipy numbers them
+        groups.setdefault(label, []).append(a)
     return {a: min(members) for members in groups.values() if len(members) > 1 for a in members}

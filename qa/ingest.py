@@ -417,28 +417,64 @@ class _TextExtractor(HTMLParser):
 
 
 def _html_fallback(html: str) -> tuple[str, str]:
-    """(title, text) of a page trafilatura could not extract, by stripping tags."""
+    """(title, text) of a page by stripping tags: scripts and styles go, navigation and footers stay."""
     extractor = _TextExtractor()
     extractor.feed(html)
     extractor.close()
     return "".join(extractor.title), "".join(extractor.parts)
 
 
-def _parse_html(html: str, rel: str) -> list[_Draft | Skipped]:
-    """HTML: main text and metadata by trafilatura, a tag-stripping fallback when it finds no text."""
+@dataclass(frozen=True)
+class HtmlArticle:
+    """What trafilatura finds in an HTML page: the main text and the metadata the page states."""
+
+    text: str  # one blank line between paragraphs, as the other formats; "" when there is no main text
+    title: str | None
+    published: str | None  # YYYY-MM-DD from meta tags, JSON-LD or <time>: a date in the text is not taken
+    source: str | None  # the site name
+    url: str | None  # the canonical URL the page states, else the `url` given
+
+
+def extract_html(html: str, url: str | None = None) -> HtmlArticle | None:
+    """The main text and metadata of an HTML page by trafilatura; None when it finds nothing.
+
+    Used for article files (`.html`) and for fetched pages (`qa add`). Offline: trafilatura parses the
+    string it is given and hands htmldate the parsed tree (htmldate downloads only when given a URL
+    string), so `url` only names the page. Reader comments are left out and precision is favoured:
+    in a news archive, navigation, footers and "read more" lists are noise in every answer.
+    """
     import trafilatura  # imported on first use: it is slow to import and `qa status` never needs it
 
     doc = trafilatura.bare_extraction(
         html,
+        url=url,
         with_metadata=True,
         include_comments=False,
         favor_precision=True,
-        date_extraction_params={"extensive_search": False, "original_date": True},  # metadata only
+        # the page's metadata only, no guess from its text; a new dict each call, as trafilatura writes into it
+        date_extraction_params={"extensive_search": False, "original_date": True},
     )
-    title, text = (doc.title, doc.text) if doc else (None, None)
-    if text and text.strip():
-        text = text.replace("\n", "\n\n")  # trafilatura puts one paragraph per line
-    else:
+    if doc is None:
+        return None
+    text = (doc.text or "").strip()
+    return HtmlArticle(
+        text=text.replace("\n", "\n\n"),  # trafilatura puts one paragraph per line
+        title=doc.title or None,
+        published=iso_date(doc.date),
+        source=doc.sitename or None,
+        url=doc.url or None,
+    )
+
+
+def _parse_html(html: str, rel: str) -> list[_Draft | Skipped]:
+    """HTML: main text and metadata by trafilatura, a tag-stripping fallback when it finds no text."""
+    found = extract_html(html)
+    title, text = (found.title, found.text) if found else (None, "")
+    if not text:
+        # trafilatura finds no main text in a page whose only words are boilerplate to it (a footer, a
+        # navigation bar), and lxml drops what is nested more than 256 elements deep; a file put in the
+        # articles folder is there to be read, so its words are kept rather than the file skipped (`qa add`
+        # has no such fallback: there, a page without main text is a paywall or an index page)
         fallback_title, text = _html_fallback(html)
         title = title or fallback_title
     if not text.strip():
@@ -450,9 +486,9 @@ def _parse_html(html: str, rel: str) -> list[_Draft | Skipped]:
             path=rel,
             text=text,
             title=title,
-            source=(doc.sitename if doc else None) or None,
-            url=(doc.url if doc else None) or None,
-            published=iso_date(doc.date if doc else None),
+            source=found.source if found else None,
+            url=found.url if found else None,
+            published=found.published if found else None,
         )
     ]
 

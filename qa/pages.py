@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from qa.clean import strip_repeated_title
 from qa.fetch import FetchError, Page
-from qa.ingest import iso_date
+from qa.ingest import extract_html
 
 MIN_WORDS = 25  # a page whose main text is shorter is a stub, a paywall or an index page, not an article
 SLUG_CHARS = 80  # file names stay readable in a folder listing
@@ -73,24 +73,20 @@ def extract_article(page: Page, hints: Hints | None = None) -> PageArticle:
     hints = hints or Hints()
     if page.content_type not in HTML_TYPES:
         raise FetchError(f"not an HTML page ({page.content_type})")
-    import trafilatura  # imported on first use: slow to import, and most commands never need it
-
-    doc = trafilatura.bare_extraction(
-        _decode(page), url=page.final_url, with_metadata=True, include_comments=False, favor_precision=True,
-        date_extraction_params={"extensive_search": False, "original_date": True})
-    text = (doc.text or "") if doc else ""
+    found = extract_html(_decode(page), url=page.final_url)
+    text = found.text if found else ""
     words = len(text.split())
-    if words < MIN_WORDS:
+    if found is None or words < MIN_WORDS:
         raise FetchError(f"no article text on the page ({words} words of main text)")
-    title = _one_line(hints.title) or _one_line(doc.title) or _one_line(text.split("\n", 1)[0])
+    title = _one_line(hints.title) or _one_line(found.title) or _one_line(text.split("\n", 1)[0])
     assert title is not None  # the text has words, so its first line has some
     host = (urlsplit(page.final_url).hostname or "").lower()
     return PageArticle(
         url=page.final_url,
         title=title,
-        text=strip_repeated_title(title, text.replace("\n", "\n\n")),  # one paragraph a line, as ingest reads
-        published=hints.published or iso_date(doc.date),
-        source=_publisher(_one_line(doc.sitename), host, hints),
+        text=strip_repeated_title(title, text),
+        published=hints.published or found.published,
+        source=_publisher(_one_line(found.source), host, hints),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import socket
 import tempfile
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.ingest import SUFFIXES, iso_date, iter_files, load_articles
+from qa.ingest import SUFFIXES, extract_html, iso_date, iter_files, load_articles
 from qa.types import Article, Skipped
 
 ARTICLES = Path(__file__).parent.parent / "articles"
@@ -291,6 +292,48 @@ def test_html_text_and_metadata(tmp_path: Path) -> None:
     assert "\n\n" in article.text
     for junk in ("SCRIPT_SECRET", "color: red", "Leave a Reply", "Council passes budget"):
         assert junk not in article.text
+
+
+PARAGRAPHS = ("<p>The council met on Monday to discuss the budget. Members agreed on most points after a long "
+              "debate that ran late.</p><p>The vote passed by a wide margin, and the mayor said the new budget "
+              "would fund three new schools.</p>")
+
+
+@pytest.mark.parametrize(("head", "h1", "title", "published"), [
+    ("", "<h1>Council passes budget</h1>", "Council passes budget", None),
+    ("<title>Budget day | Example News</title>", "", "Budget day", None),  # the site name cut off
+    ("<title>Budget day | Example News</title>", "<h1>Council passes budget</h1>", "Council passes budget", None),
+    ('<meta name="date" content="2021-05-04">', "<h1>Council passes budget</h1>", "Council passes budget",
+     "2021-05-04"),
+    ('<meta itemprop="datePublished" content="2020-01-02">', "<h1>Council passes budget</h1>",
+     "Council passes budget", "2020-01-02"),
+])
+def test_html_title_and_date_from_the_page(tmp_path: Path, head: str, h1: str, title: str,
+                                           published: str | None) -> None:
+    write(tmp_path, "page.html",
+          f"<html><head>{head}</head><body><header><ul><li><a href='/'>Home</a></li><li><a href='/w'>World</a>"
+          f"</li></ul></header><article>{h1}{PARAGRAPHS}</article><aside>Most read: Cats</aside>"
+          "<footer><p>Contact us | Privacy policy</p></footer></body></html>")
+    article = load_one(tmp_path)
+    assert (article.title, article.published) == (title, published)
+    assert article.text.startswith("The council met on Monday") and article.text.endswith("three new schools.")
+    for junk in ("Home", "World", "Most read", "Contact us"):
+        assert junk not in article.text
+
+
+def test_html_extraction_never_touches_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    tried: list[object] = []
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        tried.append(args)
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    found = extract_html(HTML, url="https://example.com/news/budget")
+    assert found is not None and found.published == "2022-03-27"
+    extract_html("https://example.com/news/budget")  # htmldate downloads a URL string it is given as a page
+    assert tried == []
 
 
 def test_html_without_metadata_gives_no_date(tmp_path: Path) -> None:
