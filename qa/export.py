@@ -100,7 +100,8 @@ def to_markdown(answer: Answer, question: str = "") -> str:
 
     >>> from qa.types import Timings
     >>> c = Citation(1, "004.txt", "Talks", "c", 0, 9, "They met in Stockholm.", 0, 22, True, 0.9, "s")
-    >>> print(to_markdown(Answer("They met in Stockholm [1].", (c,), (), False, Timings()), "Where?"))
+    >>> from qa.types import AnswerSentence as S
+    >>> print(to_markdown(Answer((S("They met in Stockholm.", (1,)),), (c,), (), False, Timings()), "Where?"))
     ## Where?
     <BLANKLINE>
     They met in Stockholm [1].
