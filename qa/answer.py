@@ -40,7 +40,7 @@ from qa.query import Query, parse_query
 from qa.retrieve import Retrieval, retrieve, term_weights
 from qa.timeline import build_timeline
 from qa.timeq import parse_day
-from qa.types import Answer, Citation, Hit, Timeline, Timings, Turn
+from qa.types import Answer, AnswerSentence, Citation, Hit, Timeline, Timings, Turn, render_sentences
 
 # How a model says it cannot answer: the instructed sentence and its usual paraphrases.
 REFUSAL_PATTERN = re.compile(
@@ -113,17 +113,17 @@ def is_refusal(text: str) -> bool:
     return bool(REFUSAL_PATTERN.search(text)) or not strip_markers(text)
 
 
-def with_as_of(text: str, citations: Sequence[Citation]) -> str:
+def with_as_of(sentences: Sequence[AnswerSentence], citations: Sequence[Citation]) -> list[AnswerSentence]:
     """A "latest" answer says as of when: the newest cited publish date, unless the text has its year.
 
     >>> c = Citation(1, "a", "t", "c", 0, 1, "s", 0, 1, True, 1.0, "s", published="2023-06-05")
-    >>> with_as_of("Bruno Kessel is mayor [1].", [c])
+    >>> render_sentences(with_as_of([AnswerSentence("Bruno Kessel is mayor.", (1,))], [c]))
     'Bruno Kessel is mayor [1]. (As of 2023-06-05.)'
     """
     dates = sorted(c.published[:10] for c in citations if c.published and c.supported)
-    if not dates or dates[-1][:4] in text:
-        return text
-    return f"{text} (As of {dates[-1]}.)"
+    if not dates or dates[-1][:4] in render_sentences(sentences):
+        return list(sentences)
+    return [*sentences, AnswerSentence(f"(As of {dates[-1]}.)")]
 
 
 def gate_message(hits: Sequence[Hit]) -> str:
@@ -137,17 +137,19 @@ def gate_message(hits: Sequence[Hit]) -> str:
     return "\n".join(lines)
 
 
-def honest_refusal(query: Query, sources: Sequence[Hit], checked: bool = False) -> tuple[str, list[Citation]]:
+def honest_refusal(query: Query, sources: Sequence[Hit], checked: bool = False
+                   ) -> tuple[list[AnswerSentence], list[Citation]]:
     """The plain refusal, then the sentences of the sources closest to the question, quoted and cited,
     so the reader sees what the articles do say nearby. `checked`: the model answered, but no source
     was found to state its answer, which is not the same as the articles not saying it."""
     near = nearby(query, sources)
     head = UNVERIFIED if checked else REFUSAL
     if not near:
-        return head, []
-    lines = [f"{head} {'The passages closest to the question say' if checked else 'Nearby, they say'}:"]
-    lines += [f"- “{c.snippet}” [{c.n}]" for c in near]
-    return "\n".join(lines), near
+        return [AnswerSentence(head)], []
+    # the heading is one line, as qa.cite.read_sentences reads it back from the text
+    lines = [AnswerSentence(f"{head} {'The passages closest to the question say' if checked else 'Nearby, they say'}:")]
+    lines += [AnswerSentence(c.snippet, (c.n,), quote=True) for c in near]
+    return lines, near
 
 
 class Engine:
@@ -237,8 +239,8 @@ class Engine:
         query = found.query  # with its vector, for sentence selection
         if not found.hits or (settings.gate and not found.relevant):
             timings = Timings(retrieval_ms=found.ms, total_ms=_ms(started))
-            yield Done(Answer(gate_message(found.hits), (), found.hits, True, timings, query.text, query.search_text,
-                              llm_called=False))
+            yield Done(Answer((AnswerSentence(gate_message(found.hits)),), (), found.hits, True, timings, query.text,
+                              query.search_text, llm_called=False))
             return
         generator = self.generator
         if not getattr(generator, "loaded", True):
@@ -267,21 +269,22 @@ class Engine:
             stream.close()  # frees the model for the next question, also when the reader stops this one
         text = drop_repeats("".join(pieces))
         refused = said_so = is_refusal(text)
+        sentences: list[AnswerSentence] = []
         citations: list[Citation] = []
         if not refused:
-            text, citations = attribute(text, query, prompt.sources, term_weights(store))
+            sentences, citations = attribute(text, query, prompt.sources, term_weights(store))
             # not an answer unless a source states something it says, in sentences about what was asked
             refused = not any(c.supported and c.on_topic for c in citations)
             if not refused and settings.judge:
                 yield Status("Checking the answer against the sources…")
                 refused = confidence(self.judge, query, citations, prompt.sources) < tuning.JUDGE_MIN
             if query.time.recency and not refused:
-                text = with_as_of(text, citations)
+                sentences = with_as_of(sentences, citations)
         if refused:  # say so plainly, and what the articles do say nearby
-            text, citations = honest_refusal(query, prompt.sources, checked=not said_so)
+            sentences, citations = honest_refusal(query, prompt.sources, checked=not said_so)
         timings = Timings(found.ms, ttft, _ms(started), prompt.tokens, len(pieces))  # one piece per token
-        yield Done(Answer(text, tuple(citations), found.hits, refused, timings, query.text, query.search_text, True,
-                          prompt.sources))
+        yield Done(Answer(tuple(sentences), tuple(citations), found.hits, refused, timings, query.text,
+                          query.search_text, True, prompt.sources))
 
     def timeline(self, topic: str, settings: Settings | None = None,
                  passages: int = tuning.TIMELINE_PASSAGES) -> Timeline:

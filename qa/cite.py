@@ -1,5 +1,9 @@
 """Citation markers -> Citation objects, a support check, and highlight spans.
 
+The [n] markers are parsed here only: in the model's answer (`attribute`, which returns the
+answer as AnswerSentences, each with the numbers it cites) and in an answer read back from its
+JSON text (`read_sentences`). Every face renders the sentences; none parses markers again.
+
 Each answer sentence is checked against the passages it cites by `qa.support.judge`: a
 citation supports its sentence only when the passage states what the sentence adds to the
 question (its names, numbers with their units, and content words). The sentence of the
@@ -17,10 +21,12 @@ from qa import support
 from qa.chunk import sentence_spans
 from qa.query import Query
 from qa.support import Verdict
-from qa.types import Citation, Hit
+from qa.types import AnswerSentence, Citation, Hit
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:[-–,]|and)\s*\d+)*)\s*\]")
 MAX_RANGE = 20  # "[1-1000000]" is noise, not a citation
+# An answer read back from its text keeps every number its markers name: they were checked when it was made.
+_ANY_SOURCE = 1_000_000
 Weight = Callable[[str], float]
 
 
@@ -108,29 +114,20 @@ def _citation(p: _Passage, sentence: str, query: Query, posthoc: bool, weight: W
                  posthoc, verdict.missing, verdict.on_topic)
 
 
-def _with_markers(sentence: str, numbers: Sequence[int]) -> str:
-    """'They met in Stockholm.' + [3] -> 'They met in Stockholm [3].'"""
-    if not numbers:
-        return sentence
-    marks = "".join(f"[{n}]" for n in numbers)
-    body = sentence.rstrip()
-    end = len(body.rstrip(".!?;:"))
-    return f"{body[:end]} {marks}{body[end:]}"
-
-
 def attribute(answer: str, query: Query, sources: Sequence[Hit], weight: Weight = lambda _: 1.0
-              ) -> tuple[str, list[Citation]]:
-    """Check every citation of the answer; returns the answer with its markers normalised and the
-    citations. A sentence keeps only the cited sources that state it when at least one does (a small
-    model over-cites). When none does, an uncited source that states it replaces them post hoc (a
-    small model also miscounts its sources); failing that they stay, flagged unsupported. An uncited
-    sentence gets a post-hoc citation the same way. `weight` is a question word's weight (its IDF)."""
+              ) -> tuple[list[AnswerSentence], list[Citation]]:
+    """Check every citation of the answer; returns its sentences, each with the numbers it cites after
+    the check, and the citations. A sentence keeps only the cited sources that state it when at least
+    one does (a small model over-cites). When none does, an uncited source that states it replaces
+    them post hoc (a small model also miscounts its sources); failing that they stay, flagged
+    unsupported. An uncited sentence gets a post-hoc citation the same way. `weight` is a question
+    word's weight (its IDF). Without sources nothing is cited."""
     claims = split_claims(answer)
     if not claims or not sources:
-        return answer, []
+        return [AnswerSentence(strip_markers(s)) for s, _ in claims], []
     passages = _passages(sources)
     citations: list[Citation] = []
-    sentences: list[str] = []
+    sentences: list[AnswerSentence] = []
     for sentence, marks in ((strip_markers(s), m) for s, m in claims):
         numbers = parse_markers(" ".join(marks), len(sources))
         cited = [_citation(passages[n - 1], sentence, query, False, weight) for n in numbers]
@@ -140,8 +137,36 @@ def attribute(answer: str, query: Query, sources: Sequence[Hit], weight: Weight 
             stating = sorted((c for c in others if c.supported), key=lambda c: -c.support)
             kept = stating[:1] or cited  # a wrong number is replaced, else shown flagged
         citations += kept
-        sentences.append(_with_markers(sentence, [c.n for c in kept]))
-    return " ".join(sentences), citations
+        sentences.append(AnswerSentence(sentence, tuple(c.n for c in kept)))
+    return sentences, citations
+
+
+def read_sentences(text: str) -> tuple[AnswerSentence, ...]:
+    """An answer's sentences read back from its text, as qa.types.render_sentences wrote it (the JSON
+    of an answer, which the app keeps in the browser, holds only the text with its markers).
+
+    >>> [(s.text, s.cites) for s in read_sentences("They met in Stockholm [1][2]. Talks ended.")]
+    [('They met in Stockholm.', (1, 2)), ('Talks ended.', ())]
+    >>> read_sentences("The articles do not say. Nearby, they say:\\n- “Talks ended.” [3]")[1]
+    AnswerSentence(text='Talks ended.', cites=(3,), quote=True)
+    """
+    if not MARKER.search(text):  # a refusal or a gate message cites nothing: its text stays as it is
+        return (AnswerSentence(text),) if text else ()
+    head, *lines = text.split("\n")
+    quotes = [_quote(line) for line in lines]
+    if lines and not MARKER.search(head) and all(quotes):  # a refusal with the passages nearest the question
+        return (AnswerSentence(head), *(q for q in quotes if q))
+    return tuple(AnswerSentence(strip_markers(s), tuple(parse_markers(" ".join(marks), _ANY_SOURCE)))
+                 for s, marks in split_claims(text))
+
+
+def _quote(line: str) -> AnswerSentence | None:
+    """`- “...” [n]`, a refusal's quote of a source, else None."""
+    close = line.rfind("”")
+    if not line.startswith("- “") or close < 0 or MARKER.sub("", line[close + 1:]).strip():
+        return None
+    numbers = parse_markers(line[close + 1:], _ANY_SOURCE)
+    return AnswerSentence(line[3:close], tuple(numbers), quote=True) if numbers else None
 
 
 def nearby(query: Query, sources: Sequence[Hit], most: int = 2) -> list[Citation]:

@@ -20,7 +20,7 @@ from qa import config, tuning
 from qa.config import Settings
 from qa.console import ProgressBars, print_summary
 from qa.errors import QAError
-from qa.types import AddSummary, Timeline, Turn, parse_history
+from qa.types import AddSummary, Answer, Timeline, Turn, parse_history
 
 
 def _print_json(data: Any) -> None:
@@ -102,8 +102,26 @@ def _output_format(args: argparse.Namespace) -> str:
     return "json" if args.json else args.format or "text"
 
 
+def answer_lines(answer: Answer) -> list[str]:
+    """`qa ask`'s text: the checked answer with its [n] markers, a caveat when no citation supports it,
+    then the numbered sources with the sentence each was cited for."""
+    from qa.answer import UNGROUNDED
+
+    lines = [answer.text]  # only the checked answer: the model's draft may claim what no source states
+    if not answer.grounded:
+        lines.append(f"\n{UNGROUNDED}")
+    if answer.citations:
+        lines.append("\nSources:")
+    for c in answer.citations:
+        flag = "" if c.supported else "  [not supported by this passage]"
+        how = " (added: the model did not cite this sentence)" if c.posthoc else ""
+        date = f", {c.published[:10]}" if c.published else ""
+        lines += [f"[{c.n}] {c.title} ({c.article_id}{date}){how}{flag}", f"    “{c.snippet}”"]
+    return lines
+
+
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.answer import UNGROUNDED, Done, Engine, Status
+    from qa.answer import Done, Engine, Status
 
     fmt = _output_format(args)
     engine = Engine(settings)
@@ -122,17 +140,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
         print(to_markdown(answer, args.question), end="")
         return 0
-    print(answer.text)  # only the checked answer: the model's draft may claim what no source states
-    if not answer.grounded:
-        print(f"\n{UNGROUNDED}")
-    if answer.citations:
-        print("\nSources:")
-    for c in answer.citations:
-        flag = "" if c.supported else "  [not supported by this passage]"
-        how = " (added: the model did not cite this sentence)" if c.posthoc else ""
-        date = f", {c.published[:10]}" if c.published else ""
-        print(f"[{c.n}] {c.title} ({c.article_id}{date}){how}{flag}")
-        print(f"    “{c.snippet}”")
+    print("\n".join(answer_lines(answer)))
     t = answer.timings
     ttft = f"first token {t.ttft_ms / 1000:.1f} s, " if t.ttft_ms is not None else ""
     print(f"\n({ttft}total {t.total_ms / 1000:.1f} s, {t.prompt_tokens} prompt tokens)", file=sys.stderr)

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from qa import lexical
+from qa.cite import strip_markers
 from qa.types import Turn
 
 PRONOUN = re.compile(r"\b(he|him|his|she|her|hers)\b", re.IGNORECASE)
@@ -25,7 +26,6 @@ _OPENERS = ("The A An In On At Of For And But Or If What Who Whom Whose Which Wh
             "That These Those According After Before During Mr Mrs Ms Dr")
 NOT_NAMES = frozenset(_OPENERS.split()) | set(calendar.month_name[1:]) | set(calendar.day_name)
 _RUN = re.compile(r"\b[A-Z][a-z'’-]+(?:\s+[A-Z][a-z'’-]+)*")
-_MARKERS = re.compile(r"\[[\d,\s\-–]+\]")
 
 
 def people(text: str) -> list[str]:
@@ -35,7 +35,7 @@ def people(text: str) -> list[str]:
     ['Antony Blinken', 'Stockholm']
     """
     found: list[str] = []
-    for m in _RUN.finditer(_MARKERS.sub("", text)):
+    for m in _RUN.finditer(strip_markers(text)):  # an earlier answer's text comes with its [n] markers
         words = [w for w in m.group(0).split() if w not in NOT_NAMES]
         name = " ".join(words)
         if name and name not in found and not any(name in f for f in found):

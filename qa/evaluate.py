@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
@@ -113,7 +112,7 @@ def answer_record(q: Question, a: Answer) -> dict[str, Any]:
         rec["correct"] = (not a.refused) and expect_ok(a.text, q.expect) if q.expect else None
         rec["citation_ok"] = bool(cited & set(q.gold)) and all(c.supported for c in a.citations)
         if q.answers:
-            rec["f1"] = round(token_f1(strip_refs(a.text), q.answers), 4)
+            rec["f1"] = round(token_f1(a.render(lambda _: ""), q.answers), 4)  # its words: no marker numbers
     return rec
 
 
@@ -128,10 +127,6 @@ def is_supported(rec: dict[str, Any]) -> bool:
     True
     """
     return not rec["refused"] and any(c["supported"] for c in rec["citations"])
-
-
-def strip_refs(text: str) -> str:
-    return re.sub(r"\[[\d,\s\-–]+\]", "", text)
 
 
 def _mean(values: Sequence[float | bool | None]) -> float | None:

@@ -2,9 +2,9 @@
 
 One function for every face: `qa ask --format markdown` prints `to_markdown`, and the app's
 "Copy as Markdown" and "Download" buttons use `to_markdown` and `conversation_markdown`. The
-sources are built from the structured citations (never re-parsed from the text), and a refusal is
-exported as what it is: the refusal and the passages nearest the question, under a heading that
-says they do not answer it.
+answer is rendered from its sentences and the sources from its citations (neither is re-parsed
+from the text), and a refusal is exported as what it is: the refusal and the passages nearest the
+question, under a heading that says they do not answer it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import re
 from collections.abc import Sequence
 
 from qa.answer import UNGROUNDED
-from qa.cite import MARKER
 from qa.types import Answer, Citation
 
 # Backslash-escaped so that text from an article or the model stays text: no emphasis, no links,
@@ -35,30 +34,11 @@ def escape(text: str) -> str:
     return _SPECIAL.sub(r"\\\1", " ".join(text.split()))
 
 
-def _escape_keeping_markers(text: str) -> str:
-    """The answer's text escaped line by line, its [n] citation markers kept as written."""
-    lines = []
-    for line in text.splitlines():
-        out, pos = [], 0
-        for m in MARKER.finditer(line):
-            out += [_SPECIAL.sub(r"\\\1", line[pos:m.start()]), m.group(0)]
-            pos = m.end()
-        out.append(_SPECIAL.sub(r"\\\1", line[pos:]))
-        lines.append("".join(out).rstrip())
-    return "\n".join(lines)
-
-
-def _with_posthoc_markers(answer: Answer) -> str:
-    """The text with a marker after each sentence that a post-hoc citation (added by the support
-    check, not written by the model) supports, as the app shows it."""
-    text = answer.text
-    for c in sorted(answer.citations, key=lambda c: -len(c.sentence)):
-        at = text.find(c.sentence) if c.posthoc and c.sentence else -1
-        marker = f" [{c.n}]"
-        if at >= 0 and not text[at + len(c.sentence):].startswith(marker):
-            end = at + len(c.sentence)
-            text = text[:end] + marker + text[end:]
-    return text
+def _answer_text(answer: Answer) -> str:
+    """The answer's sentences escaped, each cited source as its [n] marker (a marker is ours, not text
+    to escape), the end of each line trimmed."""
+    text = answer.render("[{}]".format, lambda words: _SPECIAL.sub(r"\\\1", words))
+    return "\n".join(line.rstrip() for line in text.splitlines())
 
 
 def _by_number(citations: Sequence[Citation]) -> dict[int, list[Citation]]:
@@ -100,7 +80,8 @@ def to_markdown(answer: Answer, question: str = "") -> str:
 
     >>> from qa.types import Timings
     >>> c = Citation(1, "004.txt", "Talks", "c", 0, 9, "They met in Stockholm.", 0, 22, True, 0.9, "s")
-    >>> print(to_markdown(Answer("They met in Stockholm [1].", (c,), (), False, Timings()), "Where?"))
+    >>> from qa.types import AnswerSentence as S
+    >>> print(to_markdown(Answer((S("They met in Stockholm.", (1,)),), (c,), (), False, Timings()), "Where?"))
     ## Where?
     <BLANKLINE>
     They met in Stockholm [1].
@@ -112,7 +93,7 @@ def to_markdown(answer: Answer, question: str = "") -> str:
     <BLANKLINE>
     """
     parts = [f"## {escape(question)}"] if question.strip() else []
-    parts.append(_escape_keeping_markers(_with_posthoc_markers(answer)))
+    parts.append(_answer_text(answer))
     if not answer.grounded:
         parts.append(f"> ⚠ {escape(UNGROUNDED)}")
     by_n = _by_number(answer.citations)

@@ -1,14 +1,14 @@
 """Frozen dataclasses passed between stages.
 
 Data flows one way: files -> Article -> Chunk -> vectors -> store;
-question -> Hit -> prompt -> tokens -> Answer with Citation;
+question -> Hit -> prompt -> tokens -> Answer: AnswerSentences citing Citations by number;
 topic -> Hit -> event sentences, each dated (When) -> Timeline of TimelineEvents with EventSources.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from typing import Any
@@ -157,8 +157,48 @@ class Timings:
 
 
 @dataclass(frozen=True)
+class AnswerSentence:
+    """One sentence of an answer and the numbered sources it cites.
+
+    The answer is kept as these, not as text with [n] markers, so that each face (the CLI's text, the
+    JSON, the app's chat, Markdown) renders the citations its own way without parsing them back.
+    """
+
+    text: str  # as shown, without markers; a message of ours (the relevance gate's) may span lines
+    cites: tuple[int, ...] = ()  # the `n` of the sources it cites, in the order they are shown
+    quote: bool = False  # a refusal's verbatim quote of a source: a list item of its own, in quotation marks
+
+
+def render_sentences(sentences: Sequence[AnswerSentence], marker: Callable[[int], str] = "[{}]".format,
+                     text: Callable[[str], str] = str) -> str:
+    """The sentences laid out as the answer's text, each source number shown by `marker` and the words by
+    `text` (a face's escaping). The layout is decided here only: sentences joined by a space, a
+    sentence's markers before its closing punctuation ("in Stockholm [1][2]."), a quote on a line of
+    its own as `- “...” [n]`.
+
+    >>> render_sentences([AnswerSentence("They met in Stockholm.", (1, 2)), AnswerSentence("Talks ended.")])
+    'They met in Stockholm [1][2]. Talks ended.'
+    >>> print(render_sentences([AnswerSentence("Nearby, they say:"), AnswerSentence("Talks ended.", (3,), True)]))
+    Nearby, they say:
+    - “Talks ended.” [3]
+    """
+    out: list[str] = []
+    for i, s in enumerate(sentences):
+        if i:
+            out.append(text("\n" if s.quote else " "))
+        shown = f"- “{s.text}”" if s.quote else s.text
+        if not s.cites:
+            out.append(text(shown))
+            continue
+        body = shown.rstrip()
+        end = len(body.rstrip(".!?;:"))
+        out += [text(f"{body[:end]} "), *(marker(n) for n in s.cites), text(body[end:])]
+    return "".join(out)
+
+
+@dataclass(frozen=True)
 class Answer:
-    text: str
+    sentences: tuple[AnswerSentence, ...]
     citations: tuple[Citation, ...]
     hits: tuple[Hit, ...]
     refused: bool
@@ -167,6 +207,15 @@ class Answer:
     query: str = ""  # the retrieval query built from the conversation
     llm_called: bool = True
     sources: tuple[Hit, ...] = field(default=())  # the numbered sources given to the model
+
+    @property
+    def text(self) -> str:
+        """The answer with its [n] markers: what `qa ask` prints, the JSON's "answer", the model's history."""
+        return render_sentences(self.sentences)
+
+    def render(self, marker: Callable[[int], str], text: Callable[[str], str] = str) -> str:
+        """The answer as a face shows it: see render_sentences."""
+        return render_sentences(self.sentences, marker, text)
 
     @property
     def grounded(self) -> bool:
@@ -191,9 +240,16 @@ class Answer:
         """The inverse of to_json. A stored copy of an answer (the app keeps the conversation in the
         browser) may add what to_json leaves out: "question" (as resolved) and "sources" (the
         numbered sources the model was given, as hits), without which the sources panel shows the
-        cited sentences only."""
+        cited sentences only. The sentences are read back from the answer's text (the JSON keeps the
+        text with its markers only)."""
+        from qa.cite import read_sentences  # here, not at the top: qa.cite is built on these types
+
         timings = Timings(**{f.name: d["timings"][f.name] for f in fields(Timings) if f.name in d["timings"]})
-        return cls(str(d["answer"]), tuple(Citation.from_json(c) for c in d["citations"]),
+        text = str(d["answer"])
+        # without citations (the gate's message, a bare refusal) it is words only: a bracketed number
+        # in it (in an article's title) is no marker
+        sentences = read_sentences(text) if d["citations"] else (AnswerSentence(text),)
+        return cls(sentences, tuple(Citation.from_json(c) for c in d["citations"]),
                    tuple(Hit.from_json(h) for h in d["hits"]), bool(d["refused"]), timings,
                    str(d.get("question", "")), str(d.get("query", "")), bool(d.get("llm_called", True)),
                    tuple(Hit.from_json(h) for h in d.get("sources") or ()))

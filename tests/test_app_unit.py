@@ -15,7 +15,7 @@ from qa.config import Settings
 from qa.errors import QAError
 from qa.ingest import SUFFIXES
 from qa.store import ArticleInfo
-from qa.types import Answer, Article, Chunk, Citation, Hit, Timings, parse_history
+from qa.types import Answer, AnswerSentence, Article, Chunk, Citation, Hit, Timings, parse_history
 from web.handlers import ChatApp
 from web.layout import build_ui
 from web.render import cite_link, render_answer, render_article, render_library, render_sources
@@ -44,8 +44,12 @@ def _citation(n: int, hit: Hit, sentence_at: tuple[int, int], supported: bool = 
                     posthoc=posthoc, published=hit.published, score=hit.score)
 
 
-def _answer(text: str, citations: Sequence[Citation], hits: Sequence[Hit], refused: bool = False) -> Answer:
-    return Answer(text, tuple(citations), tuple(hits), refused, Timings(12.0, 900.0, 3100.0, 600, 20),
+S = AnswerSentence
+
+
+def _answer(sentences: Sequence[AnswerSentence], citations: Sequence[Citation], hits: Sequence[Hit],
+            refused: bool = False) -> Answer:
+    return Answer(tuple(sentences), tuple(citations), tuple(hits), refused, Timings(12.0, 900.0, 3100.0, 600, 20),
                   "q", "q", not refused, tuple(hits))
 
 
@@ -56,7 +60,7 @@ STOCKHOLM = (22, 72)  # the middle sentence of PASSAGE
 def _stockholm_answer() -> Answer:
     good = _hit("004.txt", "Biden urges Putin", PASSAGE)
     other = _hit("002.txt", "Another story", "Blinken visited Kyiv on Sunday. He met Zelensky.", start=0)
-    return _answer("They met in Stockholm [1]. Blinken was in Kyiv [2].",
+    return _answer([S("They met in Stockholm.", (1,)), S("Blinken was in Kyiv.", (2,))],
                    [_citation(1, good, STOCKHOLM), _citation(2, other, (0, 31), supported=False,
                                                              sentence="Blinken was in Kyiv.")],
                    [good, other])
@@ -72,9 +76,9 @@ def test_citation_markers_become_links() -> None:
     assert html.startswith("They met in Stockholm ")
 
 
-def test_marker_groups_and_unknown_numbers() -> None:
+def test_two_sources_of_a_sentence_and_a_number_without_a_citation() -> None:
     base = _stockholm_answer()
-    answer = _answer("Both [1, 2]. Nothing [7].", base.citations, base.hits)
+    answer = _answer([S("Both.", (1, 2)), S("Nothing.", (7,))], base.citations, base.hits)
     html = render_answer(answer, 0)
     assert 'href="#cite-0-1"' in html and 'href="#cite-0-2"' in html
     assert "&#91;7&#93;" in html and "#cite-0-7" not in html  # no source 7: left as (escaped) text
@@ -82,18 +86,19 @@ def test_marker_groups_and_unknown_numbers() -> None:
 
 def test_posthoc_citation_gets_a_link_after_its_sentence() -> None:
     hit = _hit("004.txt", "Biden urges Putin", PASSAGE)
-    answer = _answer("They met in Stockholm. Nothing else.",
+    answer = _answer([S("They met in Stockholm.", (1,)), S("Nothing else.")],
                      [_citation(1, hit, STOCKHOLM, posthoc=True)], [hit])
     html = render_answer(answer, 0)
-    assert re.search(r"Stockholm\.<sup><a class=\"cite posthoc\" href=\"#cite-0-1\"", html)
+    assert re.search(r"Stockholm <sup><a class=\"cite posthoc\" href=\"#cite-0-1\"[^>]*>&#91;1&#93;</a></sup>\. ",
+                     html)
     sources = render_sources(answer, 0)
     assert "post-hoc" in sources
 
 
 def test_answer_text_is_escaped_and_markdown_links_neutralised() -> None:
-    text = f"Look {XSS_SCRIPT} {XSS_IMG} [click](javascript:alert(1)) [1]"
+    text = f"Look {XSS_SCRIPT} {XSS_IMG} [click](javascript:alert(1))"
     base = _stockholm_answer()
-    html = render_answer(_answer(text, base.citations, base.hits), 0)
+    html = render_answer(_answer([S(text, (1,))], base.citations, base.hits), 0)
     assert "<script" not in html and "<img" not in html
     assert "&lt;script&gt;" in html and "onerror=&quot;" in html
     assert "[click]" not in html and "&#91;click&#93;" in html
@@ -103,11 +108,11 @@ def test_titles_snippets_and_articles_are_escaped() -> None:
     evil = f"Title {XSS_SCRIPT} {XSS_IMG}"
     hit = _hit("evil.txt", evil, f"Evil {XSS_SCRIPT} passage. {XSS_IMG} here.", start=0)
     citation = _citation(1, hit, (0, 20))
-    answer = _answer(f"An answer {XSS_SCRIPT} [1].", [citation], [hit])
+    answer = _answer([S(f"An answer {XSS_SCRIPT}.", (1,))], [citation], [hit])
     article = Article("evil.txt", evil, f"Body {XSS_SCRIPT} and {XSS_IMG}.", "h", source=evil,
                       url="javascript:alert(1)", published="2022-12-03")
     infos = [ArticleInfo("evil.txt", evil, evil, None, None, 2, evil)]
-    refused = _answer("The indexed articles do not cover this question.", [], [hit], refused=True)
+    refused = _answer([S("The indexed articles do not cover this question.")], [], [hit], refused=True)
     rendered = [render_answer(answer, 0), render_sources(answer, 0, selected=1),
                 render_article(article, (0, 10), (0, 4)), render_library(infos),
                 render_sources(refused, 0), cite_link(0, 1, [citation])]
@@ -143,7 +148,7 @@ def test_refusal_renders_the_closest_articles_with_scores() -> None:
     hits = [_hit("a.txt", "Closest story", "Some text.", score=0.031),
             _hit("a.txt", "Closest story", "More text.", start=500, score=0.02),
             _hit("b.txt", "Second story", "Other text.", score=0.016)]
-    answer = _answer("The indexed articles do not cover this question.\nThe closest articles were:", [], hits,
+    answer = _answer([S("The indexed articles do not cover this question.\nThe closest articles were:")], [], hits,
                      refused=True)
     html = render_sources(answer, 2)
     assert "the articles do not cover this question" in html
@@ -371,10 +376,10 @@ def test_an_answer_no_citation_supports_carries_a_caveat() -> None:
     hit = _hit("004.txt", "Biden urges Putin", PASSAGE)
     grounded = render_answer(_stockholm_answer(), 0)  # one of its two citations is supported
     assert "ungrounded" not in grounded
-    flagged = _answer("They met in Kyiv [1].", [_citation(1, hit, STOCKHOLM, supported=False)], [hit])
+    flagged = _answer([S("They met in Kyiv.", (1,))], [_citation(1, hit, STOCKHOLM, supported=False)], [hit])
     assert not flagged.grounded and flagged.to_json()["grounded"] is False
     assert '<span class="ungrounded">⚠ No cited passage clearly supports this answer' in render_answer(flagged, 0)
-    uncited = _answer("They met in Kyiv.", [], [hit])
+    uncited = _answer([S("They met in Kyiv.")], [], [hit])
     assert "ungrounded" in render_answer(uncited, 0)
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.cite import attribute, parse_markers, split_claims, strip_markers
+from qa.cite import attribute, parse_markers, read_sentences, split_claims, strip_markers
 from qa.query import parse_query
-from qa.types import Chunk, Hit
+from qa.types import AnswerSentence, Chunk, Hit, render_sentences
 
 
 def test_parse_every_form() -> None:
@@ -44,22 +44,25 @@ def test_support_flags_a_wrong_citation_and_highlights_the_right_sentence() -> N
         _hit("The storm reached the coast on Monday. Officials said 300 homes lost power.", article="a.txt"),
         _hit("Shares rose 2 percent on Tuesday in London trading.", article="b.txt"),
     ]
-    text, cites = attribute("Officials said 300 homes lost power [1]. Shares rose 2 percent on Tuesday [1].",
+    sentences, cites = attribute("Officials said 300 homes lost power [1]. Shares rose 2 percent on Tuesday [1].",
                             parse_query("How many homes lost power?"), sources)
     # the wrong [1] of the second sentence is replaced by the source that supports it
     assert [(c.n, c.supported, c.posthoc) for c in cites] == [(1, True, False), (2, True, True)]
     assert cites[0].snippet == "Officials said 300 homes lost power."
     assert (cites[0].snippet_start, cites[0].snippet_end) == (10 + 39, 10 + 75)
-    assert text == "Officials said 300 homes lost power [1]. Shares rose 2 percent on Tuesday [2]."
+    assert sentences == [AnswerSentence("Officials said 300 homes lost power.", (1,)),
+                         AnswerSentence("Shares rose 2 percent on Tuesday.", (2,))]
+    assert render_sentences(sentences) == ("Officials said 300 homes lost power [1]. "
+                                           "Shares rose 2 percent on Tuesday [2].")
 
 
 def test_over_citing_keeps_only_the_supporting_sources() -> None:
     sources = [_hit("Lloyd Austin visited Kyiv with Blinken on Sunday.", article="a.txt"),
                _hit("Brinken and Lavrov met in Stockholm, Sweden on December 2.", article="b.txt")]
-    text, cites = attribute("[1] Blinken and Lavrov met in Stockholm, Sweden on December 2. [2]",
+    sentences, cites = attribute("[1] Blinken and Lavrov met in Stockholm, Sweden on December 2. [2]",
                             parse_query("Where did they meet?"), sources)
     assert [(c.n, c.supported) for c in cites] == [(2, True)]
-    assert text == "Blinken and Lavrov met in Stockholm, Sweden on December 2 [2]."
+    assert render_sentences(sentences) == "Blinken and Lavrov met in Stockholm, Sweden on December 2 [2]."
 
 
 def test_uncited_sentence_gets_a_posthoc_citation_only_when_clearly_supported() -> None:
@@ -85,10 +88,10 @@ def test_a_passage_on_the_topic_without_the_claims_names_does_not_support_it() -
 
 def test_a_citation_nothing_supports_stays_flagged() -> None:
     sources = [_hit("Shares rose 2 percent on Tuesday in London trading.", article="a.txt")]
-    text, cites = attribute("The storm left 300 homes without power [1].", parse_query("How many homes lost power?"),
-                            sources)
+    sentences, cites = attribute("The storm left 300 homes without power [1].",
+                                 parse_query("How many homes lost power?"), sources)
     assert [(c.n, c.supported, c.posthoc) for c in cites] == [(1, False, False)]
-    assert text == "The storm left 300 homes without power [1]."
+    assert render_sentences(sentences) == "The storm left 300 homes without power [1]."
 
 
 def test_a_claim_that_restates_the_headline_is_supported() -> None:
@@ -104,9 +107,9 @@ def test_a_citation_to_a_source_that_does_not_state_it_gives_way_to_the_one_that
     sources = [_hit("Lavrov said the United States threatened new sanctions that will not work.", article="a.txt"),
                _hit("Lavrov said the talks with the United States were useful.", article="b.txt")]
     claim = "Lavrov said the United States threatened new sanctions that will not work"
-    text, cites = attribute(f"{claim} [2].", parse_query("What did Lavrov say?"), sources)
+    sentences, cites = attribute(f"{claim} [2].", parse_query("What did Lavrov say?"), sources)
     assert [(c.n, c.supported, c.posthoc) for c in cites] == [(1, True, True)]
-    assert text == f"{claim} [1]."
+    assert render_sentences(sentences) == f"{claim} [1]."
 
 
 # The fabrications the support check used to pass (issue: "supported means stated").
@@ -166,3 +169,32 @@ def test_irregular_verbs_and_initials_state_their_forms() -> None:
     assert cites[0].supported and cites[0].on_topic
     _, cites = attribute("They meet in Stockholm [1].", parse_query("Where did Blinken and Lavrov meet?"), sources)
     assert cites[0].supported and cites[0].on_topic
+
+
+# --- an answer's sentences read back from its text (the JSON keeps the text only) ---------------------
+
+S = AnswerSentence
+
+READ_BACK = [
+    # what Engine.ask answers: checked sentences, "[1][2]" on one, one left uncited, a "latest" answer's date
+    [S("Blinken and Lavrov met in Stockholm.", (1, 2)), S("Nothing was agreed."), S("Talks resume in May.", (3,)),
+     S("(As of 2023-06-05.)")],
+    [S("The port strike cost about 40 million dollars", (1,))],  # cut short: no full stop
+    # a refusal quoting what the articles say nearby; a quote may hold what looks like a marker
+    [S("The articles do not say. Nearby, they say:"), S("Talks ended [3] without a deal.", (2,), True),
+     S("Lavrov said: “We will respond.”", (1,), True)],
+    [S("The articles do not say.")],
+    # the relevance gate's message: lines, no citation (Answer.from_json keeps any text without citations whole)
+    [S("The indexed articles do not cover this question.\nThe closest articles were:\n- Talks (similarity 0.41)")],
+]
+
+
+def test_read_sentences_gives_back_what_was_rendered() -> None:
+    for sentences in READ_BACK:
+        assert read_sentences(render_sentences(sentences)) == tuple(sentences), render_sentences(sentences)
+
+
+def test_read_sentences_keeps_every_number_and_reads_any_marker_form() -> None:
+    assert read_sentences("Both [1, 2]. Nothing [7].") == (S("Both.", (1, 2)), S("Nothing.", (7,)))
+    assert read_sentences("They met. [2] In Stockholm [1-2]") == (S("They met.", (2,)), S("In Stockholm", (1, 2)))
+    assert read_sentences("") == ()

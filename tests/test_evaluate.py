@@ -14,8 +14,18 @@ import qa.evaluate
 from qa.build import build_index
 from qa.cli import main
 from qa.config import Settings
-from qa.evaluate import ReplayGenerator, evaluate_sets, markdown_table, read_replays, summarise
+from qa.evaluate import (
+    Question,
+    ReplayGenerator,
+    answer_record,
+    evaluate_sets,
+    markdown_table,
+    read_replays,
+    summarise,
+    token_f1,
+)
 from qa.generate import Message
+from qa.types import Answer, AnswerSentence, Timings
 
 from .fakes import HashEmbedder, ScriptedGenerator
 
@@ -214,3 +224,11 @@ def test_cli_eval_of_two_files(built: Settings, fake_embedder: HashEmbedder, tmp
     captured = capsys.readouterr()
     assert "| news |" in captured.out and "| all |" in captured.out and "not measurements" in captured.out
     assert "news: 2/2 questions\n" in captured.err and len(gen.prompts) == asked  # all replayed
+
+
+def test_f1_scores_the_answers_words_not_its_marker_numbers() -> None:
+    q = Question("f-1", "Where did they meet?", True, (STOCKHOLM,), (), ("Stockholm, on 12 December",))
+    answer = Answer((AnswerSentence("They met in Stockholm.", (12,)),), (), (), False, Timings())
+    assert answer.text == "They met in Stockholm [12]."
+    assert answer_record(q, answer)["f1"] == round(token_f1("They met in Stockholm.", q.answers), 4)
+    assert token_f1(answer.text, q.answers) != token_f1("They met in Stockholm.", q.answers)  # "12" would count

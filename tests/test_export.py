@@ -15,7 +15,7 @@ from qa.build import build_index
 from qa.cli import main
 from qa.config import Settings
 from qa.export import NEARBY, conversation_markdown, to_markdown
-from qa.types import Answer, Chunk, Citation, Hit, Timings, Turn
+from qa.types import Answer, AnswerSentence, Chunk, Citation, Hit, Timings, Turn
 
 from .fakes import HashEmbedder, ScriptedGenerator
 
@@ -36,15 +36,19 @@ def _citation(n: int, hit: Hit, span: tuple[int, int], supported: bool = True, p
                     supported, 0.8, sentence, posthoc, hit.published, hit.url, hit.score, hit.source)
 
 
-def _answer(text: str, citations: Sequence[Citation], refused: bool = False, hits: Sequence[Hit] = ()) -> Answer:
-    return Answer(text, tuple(citations), tuple(hits), refused, Timings(12.0, 900.0, 3100.0, 600, 20), "q", "q",
-                  True, tuple(hits))
+S = AnswerSentence
+
+
+def _answer(sentences: Sequence[AnswerSentence], citations: Sequence[Citation], refused: bool = False,
+            hits: Sequence[Hit] = ()) -> Answer:
+    return Answer(tuple(sentences), tuple(citations), tuple(hits), refused, Timings(12.0, 900.0, 3100.0, 600, 20),
+                  "q", "q", True, tuple(hits))
 
 
 def test_an_answer_with_its_numbered_sources() -> None:
     hit = _hit()
     file_only = _hit("002.txt", "Kyiv visit", "Blinken visited Kyiv on Sunday.", url=None)
-    md = to_markdown(_answer("They met in Stockholm [1]. Blinken was in Kyiv [2].",
+    md = to_markdown(_answer([S("They met in Stockholm.", (1,)), S("Blinken was in Kyiv.", (2,))],
                              [_citation(1, hit, STOCKHOLM), _citation(2, file_only, (0, 31))]),
                      "Where did Blinken and Lavrov meet on December 2?")
     assert md == (
@@ -60,35 +64,35 @@ def test_an_answer_with_its_numbered_sources() -> None:
 def test_a_refusal_is_exported_as_a_refusal_with_the_nearby_quotes() -> None:
     hit = _hit()
     near = _citation(1, hit, STOCKHOLM, sentence="")
-    text = f"{UNVERIFIED} The passages closest to the question say:\n- “{near.snippet}” [1]"
-    md = to_markdown(_answer(text, [near], refused=True))
+    sentences = [S(f"{UNVERIFIED} The passages closest to the question say:"), S(near.snippet, (1,), quote=True)]
+    md = to_markdown(_answer(sentences, [near], refused=True))
     assert md.startswith(UNVERIFIED) and "**Sources**" not in md
     assert f"**{NEARBY}**" in md and "- “Brinken and Lavrov met in Stockholm on December 2.” [1]" in md
     assert "not supported" not in md  # a quoted passage is not a claim that failed its check
 
 
 def test_a_gate_refusal_has_no_sources_section() -> None:
-    md = to_markdown(_answer("The indexed articles do not cover this question.\nThe closest articles were:\n"
-                             "- Biden urges Putin (similarity 0.41)", [], refused=True))
+    md = to_markdown(_answer([S("The indexed articles do not cover this question.\nThe closest articles were:\n"
+                               "- Biden urges Putin (similarity 0.41)")], [], refused=True))
     assert "do not cover" in md and "Sources" not in md and "Passages nearest" not in md
     assert "\n- Biden urges Putin (similarity 0.41)" in md  # the list stays a list
 
 
 def test_unsupported_posthoc_and_ungrounded_are_said() -> None:
     hit = _hit()
-    flagged = to_markdown(_answer("They met in Kyiv [1].", [_citation(1, hit, STOCKHOLM, supported=False,
+    flagged = to_markdown(_answer([S("They met in Kyiv.", (1,))], [_citation(1, hit, STOCKHOLM, supported=False,
                                                                      sentence="They met in Kyiv.")]))
     assert f"> ⚠ {UNGROUNDED}" in flagged and "*(not supported by this passage)*" in flagged
-    posthoc = to_markdown(_answer("They met in Stockholm. Nothing else.",
+    posthoc = to_markdown(_answer([S("They met in Stockholm.", (1,)), S("Nothing else.")],
                                   [_citation(1, hit, STOCKHOLM, posthoc=True)]))
-    assert posthoc.splitlines()[0] == "They met in Stockholm. [1] Nothing else."  # as the app shows it
+    assert posthoc.splitlines()[0] == "They met in Stockholm [1]. Nothing else."  # as the app shows it
     assert "the model did not cite it" in posthoc and UNGROUNDED not in posthoc
 
 
 def test_article_and_model_text_stays_text() -> None:
     evil = _hit(title="Title <script>x</script> [click](javascript:alert(1))",
                 text="Evil *bold* <img src=x onerror=y> [a](b) passage.", url="javascript:alert(1)")
-    md = to_markdown(_answer("An answer <b>with</b> [link](javascript:x) [1].", [_citation(1, evil, (0, 30))]),
+    md = to_markdown(_answer([S("An answer <b>with</b> [link](javascript:x).", (1,))], [_citation(1, evil, (0, 30))]),
                      "Why <script>?")
     assert not re.findall(r"(?<!\\)<(?!https://)", md), md  # every < escaped: no HTML gets through
     assert not re.search(r"(?<!\\)\]\(", md), md  # no "](" left unescaped: no link
@@ -98,8 +102,8 @@ def test_article_and_model_text_stays_text() -> None:
 
 def test_a_conversation_in_order_each_with_its_own_sources() -> None:
     hit = _hit()
-    first = _answer("They met in Stockholm [1].", [_citation(1, hit, STOCKHOLM)])
-    second = _answer("On December 2 [1].", [_citation(1, hit, STOCKHOLM, sentence="On December 2.")])
+    first = _answer([S("They met in Stockholm.", (1,))], [_citation(1, hit, STOCKHOLM)])
+    second = _answer([S("On December 2.", (1,))], [_citation(1, hit, STOCKHOLM, sentence="On December 2.")])
     md = conversation_markdown([("Where did they meet?", first), ("When?", second)])
     assert md.startswith("# Conversation\n\n## Where did they meet?\n")
     assert md.index("## When?") > md.index("They met in Stockholm [1].")
@@ -110,11 +114,27 @@ def test_a_conversation_in_order_each_with_its_own_sources() -> None:
 
 def test_answer_json_reads_back() -> None:
     hit = _hit()
-    answer = _answer("They met in Stockholm [1].", [_citation(1, hit, STOCKHOLM, posthoc=True)], hits=[hit])
+    answer = _answer([S("They met in Stockholm.", (1,))], [_citation(1, hit, STOCKHOLM, posthoc=True)], hits=[hit])
     stored = {**answer.to_json(), "question": answer.question, "sources": [h.to_json() for h in answer.sources]}
     assert Answer.from_json(stored) == answer
     bare = Answer.from_json(answer.to_json())  # the `qa ask --json` object alone: no sources
     assert bare.citations == answer.citations and bare.hits == answer.hits and bare.sources == ()
+    assert bare.sentences == answer.sentences  # read back from the text with its markers
+
+
+def test_the_json_keeps_the_text_with_markers_and_reads_back_its_sentences() -> None:
+    hit = _hit()
+    near = _citation(2, hit, STOCKHOLM, sentence="")
+    refusal = _answer([S(f"{UNVERIFIED} The passages closest to the question say:"), S(near.snippet, (2,), quote=True)],
+                      [near], refused=True)
+    answered = _answer([S("They met in Stockholm.", (1, 2)), S("(As of 2021-12-03.)")],
+                       [_citation(1, hit, STOCKHOLM), _citation(2, hit, STOCKHOLM)])
+    gate = _answer([S("The indexed articles do not cover this question.\nThe closest articles were:\n"
+                      "- Report [1] on talks (similarity 0.41)")], [], refused=True)  # a title, not a marker
+    assert answered.to_json()["answer"] == "They met in Stockholm [1][2]. (As of 2021-12-03.)"
+    assert refusal.to_json()["answer"].endswith(":\n- “Brinken and Lavrov met in Stockholm on December 2.” [2]")
+    for answer in (refusal, answered, gate):
+        assert Answer.from_json(answer.to_json()).sentences == answer.sentences
 
 
 @pytest.mark.parametrize("damage", [{"title": 5}, {"supported": "yes"}, {"n": "1"}, {"score": "high"}])

@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from qa.answer import UNGROUNDED
-from qa.cite import MARKER, parse_markers
 from qa.types import PRECISIONS, AddSummary, Answer, Article, BuildSummary, Citation, Hit, Timeline, TimelineEvent
 
 LIBRARY_ROWS = 1000  # rows of the library table shown at once
@@ -86,33 +85,17 @@ def cite_link(k: int, n: int, citations: Sequence[Citation]) -> str:
 
 
 def render_answer(answer: Answer, k: int) -> str:
-    """The answer as a chat message: escaped, with [n] markers turned into citation links.
-    Post-hoc citations (added by the support check) get a link after their sentence."""
+    """The answer as a chat message: its sentences escaped, each source a sentence cites a citation link
+    (flagged when unsupported or post-hoc); a number no citation has stays text."""
     by_n = by_number(answer)
-    text = answer.text
-    edits: list[tuple[int, int, str]] = []
-    for m in MARKER.finditer(text):
-        numbers = [n for n in parse_markers(m.group(0), max(by_n, default=0)) if n in by_n]
-        if numbers:
-            links = "".join(cite_link(k, n, by_n[n]) for n in numbers)
-            edits.append((m.start(), m.end(), f"<sup>{links}</sup>"))
-    for n, cites in by_n.items():
-        for c in cites:
-            if c.posthoc and c.sentence:
-                at = text.find(c.sentence)
-                if at >= 0:
-                    end = at + len(c.sentence)
-                    edits.append((end, end, f"<sup>{cite_link(k, n, [c])}</sup>"))
-    out, pos = [], 0
-    for start, end, piece in sorted(edits, key=lambda e: (e[0], e[1])):
-        if start < pos:
-            continue
-        out += [esc_md(text[pos:start]), piece]
-        pos = end
-    out.append(esc_md(text[pos:]))
+
+    def link(n: int) -> str:
+        return f"<sup>{cite_link(k, n, by_n[n])}</sup>" if n in by_n else esc_md(f"[{n}]")
+
+    out = answer.render(link, esc_md)
     if not answer.grounded:
-        out.append(f'\n\n<span class="ungrounded">⚠ {esc(UNGROUNDED)}</span>')
-    return "".join(out)
+        out += f'\n\n<span class="ungrounded">⚠ {esc(UNGROUNDED)}</span>'
+    return out
 
 
 def _passage(c: Citation, answer: Answer) -> tuple[str, int]:
