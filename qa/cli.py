@@ -272,7 +272,8 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-Serve = Callable[[Settings], None]
+# the core's settings, then the --host and --port given (the web server reads QA_HOST/QA_PORT/QA_AUTH itself)
+Serve = Callable[[Settings, str | None, int | None], None]
 Command = Callable[[argparse.Namespace, Settings], int]
 NO_SERVER = ("`python -m qa.cli` runs every command but serve: the chat app is served by `qa serve`, "
              "`python -m web serve` or `python app.py`.")
@@ -283,7 +284,7 @@ def _serve_command(serve: Serve | None) -> Command:
     def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         if serve is None:
             raise QAError(NO_SERVER)
-        serve(settings)
+        serve(settings, args.host, args.port)
         return 0
 
     return cmd_serve
@@ -390,7 +391,7 @@ def _add_filter_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--today", help='the date "last week" and "latest" count from (default: today)')
 
 
-_FLAG_SETTINGS = ("articles_dir", "index_dir", "top_k", "temperature", "max_tokens", "host", "port",
+_FLAG_SETTINGS = ("articles_dir", "index_dir", "top_k", "temperature", "max_tokens",
                   "since", "until", "source", "today", "gate")
 
 

@@ -28,9 +28,6 @@ class Settings:
     llm_model: str = ""  # "" = the bundled Qwen2.5-Coder-1.5B GGUF; else a .gguf path
     embed_backend: str = "auto"  # auto | onnx | torch
     cache_dir: Path = dataclasses.field(default_factory=_default_cache_dir)
-    host: str = "127.0.0.1"
-    port: int = 7860
-    auth: str = ""  # "user:password" turns on the app's login
     # chunking (chosen by recall@k on ../shared/eval, see README)
     chunk_words: int = 80
     chunk_overlap: int = 1  # sentences shared by neighbouring chunks
@@ -129,8 +126,6 @@ def _validate(s: Settings) -> None:
         (0 <= s.source_ratio <= 1, f"source_ratio must be in [0, 1]. Currently, it is {s.source_ratio}"),
         (s.passage_words >= 0, f"passage_words must be >= 0. Currently, it is {s.passage_words}"),
         (0 <= s.temperature <= 2, f"temperature must be in [0, 2]. Currently, it is {s.temperature}"),
-        (0 < s.port < 65536, f"port must be in 1..65535. Currently, it is {s.port}"),
-        (not s.auth or ":" in s.auth, "QA_AUTH must look like user:password"),
         (s.fetch_timeout > 0, f"fetch_timeout must be greater than 0. Currently, it is {s.fetch_timeout}"),
         (s.fetch_max_mb > 0, f"fetch_max_mb must be greater than 0. Currently, it is {s.fetch_max_mb}"),
         (bool(s.user_agent.strip()) and s.user_agent.isprintable(),

@@ -19,7 +19,7 @@ from qa.types import Answer, AnswerSentence, Article, Chunk, Citation, Hit, Timi
 from web.handlers import ChatApp
 from web.layout import build_ui
 from web.render import cite_link, render_answer, render_article, render_library, render_sources
-from web.server import launch_options
+from web.server import Serving, launch_options, serving
 from web.state import Exchange, chat_messages, history_of
 from web.uploads import save_upload
 
@@ -238,13 +238,25 @@ def test_parse_history() -> None:
 
 
 def test_launch_options(capsys: pytest.CaptureFixture[str]) -> None:
-    local = launch_options(Settings(auth="ann:s3:cret"))
+    local = launch_options(Serving(auth="ann:s3:cret"), 20.0)
     assert local["auth"] == ("ann", "s3:cret") and local["share"] is False
     assert local["server_name"] == "127.0.0.1" and local["server_port"] == 7860
+    assert local["max_file_size"] == "20480kb"
     assert "WARNING" not in capsys.readouterr().err
-    launch_options(Settings(host="0.0.0.0"))
+    launch_options(Serving(host="0.0.0.0"), 20.0)
     err = capsys.readouterr().err
     assert "WARNING" in err and "QA_AUTH=user:password" in err
+
+
+def test_the_web_server_reads_its_own_settings_and_the_command_line_first() -> None:
+    assert serving({}) == Serving("127.0.0.1", 7860, "")
+    env = {"QA_HOST": "0.0.0.0", "QA_PORT": "8000", "QA_AUTH": "ann:pw"}
+    assert serving(env) == Serving("0.0.0.0", 8000, "ann:pw")
+    assert serving(env, host="127.0.0.1", port=7999) == Serving("127.0.0.1", 7999, "ann:pw")
+    for bad, message in (({"QA_PORT": "x"}, "whole number"), ({"QA_PORT": "70000"}, "1..65535"),
+                         ({"QA_AUTH": "nopassword"}, "user:password")):
+        with pytest.raises(QAError, match=message):
+            serving(bad)
 
 
 def test_stopped_and_failed_exchanges_stay_out_of_the_history() -> None:

@@ -36,9 +36,10 @@ def test_history_errors_name_the_flag_and_the_file(tmp_path: Path, capsys: pytes
 
 
 def test_serve_runs_the_server_it_is_given(tmp_path: Path) -> None:
-    served: list[Settings] = []
-    assert main(["serve", "--port", "7999", "--index", str(tmp_path / "index")], serve=served.append) == 0
-    assert [s.port for s in served] == [7999]
+    served: list[tuple[Settings, str | None, int | None]] = []
+    assert main(["serve", "--port", "7999", "--index", str(tmp_path / "index")],
+                serve=lambda s, host, port: served.append((s, host, port))) == 0
+    assert [(s.index_dir, host, port) for s, host, port in served] == [(tmp_path / "index", None, 7999)]
 
 
 def test_python_m_qa_cli_serve_names_the_commands_that_serve(capsys: pytest.CaptureFixture[str]) -> None:
@@ -51,10 +52,10 @@ def test_the_qa_command_serves_the_web_app(monkeypatch: pytest.MonkeyPatch, tmp_
     import web.server
     from web.cli import main as qa_command
 
-    served: list[Settings] = []
-    monkeypatch.setattr(web.server, "serve", served.append)
-    assert qa_command(["serve", "--host", "127.0.0.1", "--index", str(tmp_path / "index")]) == 0
-    assert [s.host for s in served] == ["127.0.0.1"]
+    served: list[web.server.Serving] = []
+    monkeypatch.setattr(web.server, "serve", lambda settings, serve_at: served.append(serve_at))
+    assert qa_command(["serve", "--host", "127.0.0.1", "--port", "7998", "--index", str(tmp_path / "index")]) == 0
+    assert [(s.host, s.port) for s in served] == [("127.0.0.1", 7998)]
 
 
 def test_the_qa_command_imports_gradio_only_to_serve() -> None:

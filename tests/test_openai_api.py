@@ -25,7 +25,7 @@ from qa.generate import Message
 from qa.types import Turn
 from web.handlers import ChatApp
 from web.openai_api import EXTRA_FIELD, MODEL_ID, check_auth
-from web.server import start
+from web.server import Serving, start
 
 from .fakes import HashEmbedder, ScriptedGenerator
 from .live import free_port
@@ -76,15 +76,15 @@ def _serve(base: Path, auth: str = "") -> Iterator[Server]:
     articles = base / "articles"
     if not articles.exists():
         shutil.copytree(SEEDS, articles)
-    settings = load({}, articles_dir=articles, index_dir=base / "index", cache_dir=base / "cache",
-                    port=free_port(), auth=auth or None)
+    settings = load({}, articles_dir=articles, index_dir=base / "index", cache_dir=base / "cache")
+    serve_at = Serving(port=free_port(), auth=auth)
     settings = settings.replace(gate_dense=0.0)  # the hash embedder's cosines mean nothing
     embedder, model = HashEmbedder(), Model()
     build_index(settings, embedder=embedder)
     app = ChatApp(Engine(settings, embedder, model), settings)
-    demo = start(app)
+    demo = start(app, serve_at)
     try:
-        yield Server(f"http://127.0.0.1:{settings.port}", app, model)
+        yield Server(f"http://127.0.0.1:{serve_at.port}", app, model)
     finally:
         demo.close()
 

@@ -7,11 +7,12 @@ from qa import cli
 from qa.config import Settings
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     """web.server is imported only to serve: Gradio takes seconds to import, `qa status` must not wait."""
     from web.server import serve as serve_app
+    from web.server import serving
 
-    serve_app(settings)
+    serve_app(settings, serving(host=host, port=port))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

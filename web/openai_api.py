@@ -216,8 +216,9 @@ def model_card(created: int) -> dict[str, Any]:
 class Routes:
     """The handlers over the app's ChatApp (its Engine, settings and models loading in the background)."""
 
-    def __init__(self, app: ChatApp):
+    def __init__(self, app: ChatApp, auth: str = ""):
         self.app = app
+        self.auth = auth  # QA_AUTH's "user:password": its password is the bearer token
         self.created = int(time.time())
 
     def routes(self) -> list[BaseRoute]:
@@ -229,7 +230,7 @@ class Routes:
         """The handler behind the bearer check, with a refused request answered in the OpenAI format."""
         async def endpoint(request: Request) -> Response:
             try:
-                check_auth(request.headers.get("authorization"), self.app.settings.auth)
+                check_auth(request.headers.get("authorization"), self.auth)
                 return await handler(request)
             except ApiError as err:
                 return err.response()
@@ -319,6 +320,6 @@ def _finish(events: Events, first: Event) -> Answer:
         events.close()
 
 
-def openai_routes(app: ChatApp) -> list[BaseRoute]:
-    """The routes to put before Gradio's own on the app's server."""
-    return Routes(app).routes()
+def openai_routes(app: ChatApp, auth: str = "") -> list[BaseRoute]:
+    """The routes to put before Gradio's own on the app's server, behind QA_AUTH's password when set."""
+    return Routes(app, auth).routes()
