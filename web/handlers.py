@@ -155,15 +155,23 @@ class ChatApp:
         """build_index with its progress fed to the Gradio bar; the summary (or error) as HTML."""
         from qa.build import build_index
 
-        try:
+        def build() -> str:
             summary = build_index(self.settings, rebuild=rebuild, progress=self._reporter(progress),
                                   embedder=self.build_embedder())
-            message = render_summary(summary, rebuild)
+            return render_summary(summary, rebuild)
+
+        return self._report(build, "building the index", "the build")
+
+    def _report(self, work: Callable[[], str], doing: str, failed: str) -> tuple[Any, ...]:
+        """`work`'s HTML summary, or its error as one line (never a traceback in the page); then the
+        library, which a build or a fetch has changed."""
+        try:
+            message = work()
         except QAError as exc:
             message = render_error(str(exc))
         except Exception as exc:
-            log.exception("building the index failed")
-            message = render_error(f"the build failed ({type(exc).__name__}: {exc})")
+            log.exception("%s failed", doing)
+            message = render_error(f"{failed} failed ({type(exc).__name__}: {exc})")
         return (message, *self.refresh_library())
 
     def update_index(self, progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 (Gradio's idiom)
@@ -212,17 +220,14 @@ class ChatApp:
         from qa.add import index_added, update
 
         report = self._reporter(progress)
-        try:
+
+        def fetch() -> str:
             summary = update(self.settings, progress=report)
             if summary.added:
                 summary = index_added(summary, self.settings, embedder=self.build_embedder(), progress=report)
-            message = render_add_summary(summary)
-        except QAError as exc:
-            message = render_error(str(exc))
-        except Exception as exc:
-            log.exception("fetching the feeds failed")
-            message = render_error(f"fetching failed ({type(exc).__name__}: {exc})")
-        return (message, *self.refresh_library())
+            return render_add_summary(summary)
+
+        return self._report(fetch, "fetching the feeds", "fetching")
 
     def fetch_now(self, progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 (Gradio's idiom)
         return self.run_fetch(progress)
