@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from qa.answer import Engine  # noqa: E402
-from qa.build import build_index  # noqa: E402
+from qa.answering.engine import Engine  # noqa: E402
 from qa.config import load  # noqa: E402
 from qa.evaluate import expect_ok, load_questions, run_eval  # noqa: E402
+from qa.indexing.build import build_index  # noqa: E402
 
 QUESTIONS = ROOT.parent / "shared" / "eval" / "seeds_qa.jsonl"
 STARTER_TEMPLATE = ("Context information is below.\n---------------------\n{context}\n---------------------\n"

@@ -7,7 +7,7 @@ earlier runs: the int8 ONNX export is made here (and timed on its own).
 
 * Corpus: the sample articles replicated with variations to >= 5,000 chunks (2,000 with
   --quick; see `_common.replicate_articles`), and CLAP-NQ's 593 passages.
-* Full build (`qa.build.build_index`, backend onnx): articles/s and chunks/s of ingest, clean,
+* Full build (`qa.indexing.build.build_index`, backend onnx): articles/s and chunks/s of ingest, clean,
   chunk, embed, store. Then re-indexing the unchanged corpus (seconds, % of the full build) and
   after changing one article (chunks embedded, seconds).
 * Embedding only, on the very chunk texts of that index: the ONNX embedder, and plain
@@ -38,12 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a pack
 from _common import CLAPNQ, EVAL, SEEDS, load_average, machine, replicate_articles, say, timed
 
 from qa import store
-from qa.build import build_index
-from qa.chunk import chunk_article, embed_text
 from qa.config import Settings, load
 from qa.embed import OnnxEmbedder, make_embedder
 from qa.evaluate import evaluate
-from qa.ingest import load_articles
+from qa.indexing.build import build_index
+from qa.indexing.chunk import chunk_article, embed_text
+from qa.indexing.ingest import load_articles
 from qa.models import embed_model_path
 
 TORCH_BATCHES = (64, 32)

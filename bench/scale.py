@@ -27,7 +27,7 @@ This measures the store and the search, not the embedder, so texts and vectors a
 
 The store is built with `qa.store.write_generation` (SQLite + FAISS + BM25 + manifest, as the
 product does), then a fresh subprocess opens it with `Store.open` and reports the RSS growth
-(the loaded index's resident memory) and the latency of `qa.retrieve.retrieve` (dense + BM25 +
+(the loaded index's resident memory) and the latency of `qa.answering.retrieve.retrieve` (dense + BM25 +
 fusion + SQLite look-ups + relevance gate) with an embedder that returns the precomputed query
 vector, so embedding time is excluded (the spelling-variant memo is emptied before each timed
 query: every query pays its own look-ups). `--compare` also builds the candidate FAISS index types
@@ -212,9 +212,9 @@ def _percentiles(ms: list[float]) -> dict[str, float]:
 def measure(index_dir: Path, queries_path: Path) -> dict[str, Any]:
     """Run inside the fresh subprocess: RSS growth from opening the store, then latencies and recall."""
     from qa import lexical
+    from qa.answering.query import parse_query
+    from qa.answering.retrieve import retrieve
     from qa.config import load
-    from qa.query import parse_query
-    from qa.retrieve import retrieve
     from qa.store import Store
 
     for module in ("faiss", "bm25s", "rapidfuzz.process", "Stemmer", "scipy.sparse"):

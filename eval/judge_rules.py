@@ -33,12 +33,12 @@ THRESHOLDS = (0.5, 0.6, 0.65, 0.7, 0.75, 0.8)
 
 
 def record(out: Path, index: Path, cache: Path, files: list[Path]) -> None:
-    from qa import judge as J
     from qa import tuning
-    from qa.answer import Engine
+    from qa.answering import judge as J
+    from qa.answering.engine import Engine
+    from qa.answering.generate import llama_generator
     from qa.config import load
     from qa.evaluate import expect_ok, load_questions, replay_generator
-    from qa.generate import llama_generator
     from qa.models import llm_model_path
 
     settings = load().replace(index_dir=index, judge=False)

@@ -28,7 +28,7 @@ def _print_json(data: Any) -> None:
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.build import build_index
+    from qa.indexing.build import build_index
 
     bars = ProgressBars(enabled=(not args.json and sys.stderr.isatty()) or args.progress)
     try:
@@ -66,7 +66,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     import time
 
-    from qa.answer import Engine
+    from qa.answering.engine import Engine
 
     started = time.perf_counter()
     result = Engine(settings).search(args.query)
@@ -105,7 +105,7 @@ def _output_format(args: argparse.Namespace) -> str:
 def answer_lines(answer: Answer) -> list[str]:
     """`qa ask`'s text: the checked answer with its [n] markers, a caveat when no citation supports it,
     then the numbered sources with the sentence each was cited for."""
-    from qa.answer import UNGROUNDED
+    from qa.answering.engine import UNGROUNDED
 
     lines = [answer.text]  # only the checked answer: the model's draft may claim what no source states
     if not answer.grounded:
@@ -121,7 +121,7 @@ def answer_lines(answer: Answer) -> list[str]:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.answer import Done, Engine, Status
+    from qa.answering.engine import Done, Engine, Status
 
     fmt = _output_format(args)
     engine = Engine(settings)
@@ -136,7 +136,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         _print_json(answer.to_json())
         return 0
     if fmt == "markdown":
-        from qa.export import to_markdown
+        from qa.answering.export import to_markdown
 
         print(to_markdown(answer, args.question), end="")
         return 0
@@ -164,7 +164,7 @@ def timeline_lines(timeline: Timeline) -> list[str]:
 
 
 def cmd_timeline(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.answer import Engine
+    from qa.answering.engine import Engine
 
     if args.passages is not None and args.passages < 1:
         raise QAError(f"--passages must be at least 1. Currently, it is {args.passages}")
@@ -212,7 +212,7 @@ def _print_add(summary: AddSummary, settings: Settings) -> None:
 def _fetch_and_index(args: argparse.Namespace, settings: Settings,
                      fetch: Callable[[Callable[[str, int, int], None]], AddSummary]) -> int:
     """`qa add` and `qa update`: save the new pages (`fetch`, given the progress), then index them."""
-    from qa.add import index_added
+    from qa.indexing.add import index_added
 
     bars = ProgressBars(enabled=(not args.json and sys.stderr.isatty()) or args.progress)
     try:
@@ -232,7 +232,7 @@ def _fetch_and_index(args: argparse.Namespace, settings: Settings,
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.add import add
+    from qa.indexing.add import add
 
     if not args.urls and not args.feed:
         raise QAError("nothing to add: give page URLs (`qa add URL...`) or a feed (`qa add --feed URL`).")
@@ -240,13 +240,13 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_update(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.add import update
+    from qa.indexing.add import update
 
     return _fetch_and_index(args, settings, lambda bars: update(settings, progress=bars))
 
 
 def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
-    from qa import feeds
+    from qa.indexing import feeds
 
     folder = settings.articles_dir
     if args.action != "list" and not args.feed:

@@ -60,7 +60,7 @@ def ensure_index(settings: Settings) -> None:
             return
     except QAError:
         return  # a damaged pointer: the app shows the message and the Library tab can rebuild
-    from qa.build import build_index
+    from qa.indexing.build import build_index
 
     print(f"news-qa: no index in {settings.index_dir}/ yet: indexing {settings.articles_dir}/ first…",
           flush=True)

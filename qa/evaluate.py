@@ -24,12 +24,12 @@ from typing import Any
 import numpy as np
 
 from qa import lexical
-from qa.answer import Engine
-from qa.build import build_index
+from qa.answering.engine import Engine
+from qa.answering.generate import Generator, Message, llama_generator
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.errors import QAError
-from qa.generate import Generator, Message, llama_generator
+from qa.indexing.build import build_index
 from qa.models import GGUF_NAME, llm_model_path
 from qa.types import Answer, Turn
 

@@ -7,7 +7,7 @@ Reproduce a figure with the `qa eval` command given beside it (docs/benchmarks.m
 
 from __future__ import annotations
 
-# --- qa.support: "supported means stated" -------------------------------------------------------
+# --- qa.answering.support: "supported means stated" ------------------------------------------------------
 # A window of this many consecutive passage sentences (plus the headline) must state the claim:
 # news puts a name in one sentence and the role or the quote in the next.
 SUPPORT_WINDOW = 2
@@ -31,7 +31,7 @@ SUPPORT_ASKED_MIN = 0.3
 # 0.500 vs 0.531, 15/18 vs 16/18, answerable refused 12/32 vs 10/32, fabricated 3 vs 2. More text lets the
 # small model find more answers but also more to guess from, and the judge removes the gain: not adopted.
 
-# --- qa.judge: the LLM's second reading -----------------------------------------------------------
+# --- qa.answering.judge: the LLM's second reading --------------------------------------------------------
 # An answer is shown only when the judge's two readings of its best cited sentences (does the passage say
 # the claim; does it hold the answer to this very question) both reach this P("yes"). Chosen on the 66
 # dev answers that passed the lexical check (seeds_trust, seeds_qa, newsA questions; 41 correct, 15 to
@@ -48,7 +48,7 @@ SUPPORT_ASKED_MIN = 0.3
 JUDGE_MIN = 0.7
 JUDGE_CTX = 1024  # the judge's own context: evidence, question and claim fit in a few hundred tokens
 
-# --- qa.timeline: a story's dated events ------------------------------------------------------------
+# --- qa.answering.timeline: a story's dated events -------------------------------------------------------
 # Not measured on a labelled set (there is none for timelines yet): chosen by reading the events they give
 # on the eval/newsA stories (port strike, Sarn floods, Lumora trial) and on tests/test_timeline.py's
 # articles, and set to err towards listing an event twice rather than merging two events into one line.

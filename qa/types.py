@@ -242,7 +242,7 @@ class Answer:
         numbered sources the model was given, as hits), without which the sources panel shows the
         cited sentences only. The sentences are read back from the answer's text (the JSON keeps the
         text with its markers only)."""
-        from qa.cite import read_sentences  # here, not at the top: qa.cite is built on these types
+        from qa.answering.cite import read_sentences  # here, not at the top: qa.answering.cite is built on these types
 
         timings = Timings(**{f.name: d["timings"][f.name] for f in fields(Timings) if f.name in d["timings"]})
         text = str(d["answer"])
@@ -348,7 +348,7 @@ PRECISIONS = ("day", "week", "month", "year", "published")
 @dataclass(frozen=True)
 class When:
     """When an event happened, as precisely as its sentence and its article's publish date say
-    (qa.timeq.date_sentence has the rules).
+    (qa.answering.timeq.date_sentence has the rules).
 
     - "day": a date the text gives ("on December 2", "yesterday");
     - "week": a weekday ("on Tuesday"), placed at the publish date: the day lies within a week of it,
@@ -429,7 +429,7 @@ class TimelineEvent:
 
 @dataclass(frozen=True)
 class Timeline:
-    """The dated events of a story, oldest first (qa.timeline)."""
+    """The dated events of a story, oldest first (qa.answering.timeline)."""
 
     topic: str
     events: tuple[TimelineEvent, ...]

@@ -8,8 +8,8 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from qa.answering.generate import Message
 from qa.config import load
-from qa.generate import Message
 from qa.models import embed_model_name
 
 

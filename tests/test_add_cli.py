@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import qa.build
+import qa.indexing.build
 from qa import store
 from qa.cli import main
 
@@ -26,7 +26,7 @@ def site() -> Iterator[NewsServer]:
 @pytest.fixture
 def folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     """An empty articles folder and index, the fake embedder for every build, a short fetch timeout."""
-    monkeypatch.setattr(qa.build, "make_embedder", lambda settings: HashEmbedder())
+    monkeypatch.setattr(qa.indexing.build, "make_embedder", lambda settings: HashEmbedder())
     monkeypatch.setenv("QA_FETCH_TIMEOUT", "0.5")
     for name in ("QA_ARTICLES_DIR", "QA_INDEX_DIR"):
         monkeypatch.delenv(name, raising=False)
@@ -112,7 +112,7 @@ def test_feeds_add_list_remove_and_update(site: NewsServer, folders: tuple[Path,
 def test_saved_articles_stay_when_the_index_is_busy(site: NewsServer, folders: tuple[Path, Path],
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     articles, index = folders
-    with qa.build.build_lock(index):
+    with qa.indexing.build.build_lock(index):
         code, out, err = _qa(capsys, "add", site.url("/news/budget"), "--articles", str(articles),
                              "--index", str(index))
     assert code == 2 and "the index was not updated" in err and "`qa index` indexes them" in err

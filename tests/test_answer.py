@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer import Done, Engine, Token, clean_question, is_refusal
-from qa.build import build_index
+from qa.answering.engine import Done, Engine, Token, clean_question, is_refusal
 from qa.config import Settings
 from qa.errors import QAError
+from qa.indexing.build import build_index
 from qa.types import Turn
 
 from .fakes import HashEmbedder, ScriptedGenerator

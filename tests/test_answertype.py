@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answertype import expected, has_answer
-from qa.query import parse_query
+from qa.answering.answertype import expected, has_answer
+from qa.answering.query import parse_query
 
 
 @pytest.mark.parametrize("question, sentence", [

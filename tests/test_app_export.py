@@ -7,8 +7,8 @@ from typing import Any
 
 import gradio as gr
 
+from qa.answering.export import conversation_markdown, to_markdown
 from qa.config import Settings
-from qa.export import conversation_markdown, to_markdown
 from web.handlers import ChatApp
 from web.layout import STORAGE_KEY, build_ui
 from web.render import render_sources

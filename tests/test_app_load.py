@@ -27,7 +27,7 @@ from gradio_client.exceptions import AppError, AuthenticationError
 from gradio_client.utils import Status
 from playwright.sync_api import Page
 
-from qa.prompt import SYSTEM
+from qa.answering.prompt import SYSTEM
 
 from .live import ROOT, App, Corpus, copy_seed_articles, log_lines, qa_index, running_app
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from qa.answer import Engine
-from qa.build import build_index
+from qa.answering.engine import Engine
 from qa.config import Settings
 from qa.errors import QAError
-from qa.ingest import SUFFIXES
+from qa.indexing.build import build_index
+from qa.indexing.ingest import SUFFIXES
 from qa.store import ArticleInfo
 from qa.types import Answer, AnswerSentence, Article, Chunk, Citation, Hit, Timings, parse_history
 from web.handlers import ChatApp

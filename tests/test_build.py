@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from qa import store
-from qa.build import build_index, build_lock
 from qa.config import Settings
 from qa.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing, QAError
+from qa.indexing.build import build_index, build_lock
 
 from .fakes import HashEmbedder
 

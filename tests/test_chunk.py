@@ -3,8 +3,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.chunk import chunk_article, chunk_id, sentence_spans
-from qa.ingest import load_articles
+from qa.indexing.chunk import chunk_article, chunk_id, sentence_spans
+from qa.indexing.ingest import load_articles
 from qa.types import Article
 
 from .conftest import SEEDS

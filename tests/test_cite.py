@@ -3,8 +3,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.cite import attribute, parse_markers, read_sentences, split_claims, strip_markers
-from qa.query import parse_query
+from qa.answering.cite import attribute, parse_markers, read_sentences, split_claims, strip_markers
+from qa.answering.query import parse_query
 from qa.types import AnswerSentence, Chunk, Hit, render_sentences
 
 

@@ -1,4 +1,4 @@
-"""Unit tests for qa.clean: normalisation, boilerplate rules, repeated headlines, the seed corpus."""
+"""Unit tests for qa.indexing.clean: normalisation, boilerplate rules, repeated headlines, the seed corpus."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from qa.clean import clean_text, clean_title, is_boilerplate, strip_repeated_title
+from qa.indexing.clean import clean_text, clean_title, is_boilerplate, strip_repeated_title
 
 ARTICLES = Path(__file__).parent.parent / "articles"
 SEEDS = sorted(ARTICLES.glob("*.txt"))

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from qa.conversation import antecedent, people, resolve
+from qa.answering.conversation import antecedent, people, resolve
 from qa.types import Turn
 
 ARTICLES = ("Mayor Helen Okafor said she would not resign. Deputy mayor Tomas Reyes said he would ask the "

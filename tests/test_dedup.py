@@ -1,4 +1,4 @@
-"""qa.dedup.components (scipy's connected components) gives exactly what the union-find it replaced gave:
+"""qa.indexing.dedup.components (scipy's connected components) gives exactly what the union-find it replaced gave:
 the same groups, the same group id (the smallest member), in the same order."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.dedup import components
+from qa.indexing.dedup import components
 
 
 def union_find(ids: Sequence[str], pairs: Sequence[tuple[str, str]]) -> dict[str, str]:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer import Engine
-from qa.build import build_index
+from qa.answering.engine import Engine
+from qa.answering.retrieve import dense_search
 from qa.config import Settings, load
-from qa.retrieve import dense_search
+from qa.indexing.build import build_index
 from qa.types import Turn
 
 from .conftest import EVAL, ROOT, SEEDS

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-import qa.answer
+import qa.answering.engine
 import qa.evaluate
-from qa.build import build_index
+from qa.answering.generate import Message
 from qa.cli import main
 from qa.config import Settings
 from qa.evaluate import (
@@ -24,7 +24,7 @@ from qa.evaluate import (
     summarise,
     token_f1,
 )
-from qa.generate import Message
+from qa.indexing.build import build_index
 from qa.types import Answer, AnswerSentence, Timings
 
 from .fakes import HashEmbedder, ScriptedGenerator
@@ -197,7 +197,7 @@ def test_retrieval_only_never_makes_the_generator(built: Settings, fake_embedder
         raise AssertionError("the LLM was made for a retrieval-only run")
 
     monkeypatch.setattr(qa.evaluate, "llama_generator", no_llm)
-    monkeypatch.setattr(qa.answer, "llama_generator", no_llm)
+    monkeypatch.setattr(qa.answering.engine, "llama_generator", no_llm)
     questions = _write(tmp_path / "news.jsonl", MEETING)
     result = evaluate_sets([questions], built, retrieval_only=True, embedder=fake_embedder,
                            llm_cache=tmp_path / "llm.jsonl")
@@ -208,7 +208,7 @@ def test_retrieval_only_never_makes_the_generator(built: Settings, fake_embedder
 def test_cli_eval_of_two_files(built: Settings, fake_embedder: HashEmbedder, tmp_path: Path,
                                monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     gen = ScriptedGenerator(reply_fn=_reply)
-    monkeypatch.setattr(qa.answer, "make_embedder", lambda settings: fake_embedder)
+    monkeypatch.setattr(qa.answering.engine, "make_embedder", lambda settings: fake_embedder)
     monkeypatch.setattr(qa.evaluate, "llm_model_path", lambda settings: Path("fake.gguf"))
     monkeypatch.setattr(qa.evaluate, "llama_generator", lambda *args: gen)
     one = _write(tmp_path / "news.jsonl", MEETING, WORLD_CUP)

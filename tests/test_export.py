@@ -1,4 +1,4 @@
-"""Answers out with their sources: qa.export's Markdown, `qa ask --format markdown`, and the answer's
+"""Answers out with their sources: qa.answering.export's Markdown, `qa ask --format markdown`, and the answer's
 JSON read back (the app keeps the conversation in the browser with it). No models."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-import qa.answer
-from qa.answer import UNGROUNDED, UNVERIFIED, Done, Event
-from qa.build import build_index
+import qa.answering.engine
+from qa.answering.engine import UNGROUNDED, UNVERIFIED, Done, Event
+from qa.answering.export import NEARBY, conversation_markdown, to_markdown
 from qa.cli import main
 from qa.config import Settings
-from qa.export import NEARBY, conversation_markdown, to_markdown
+from qa.indexing.build import build_index
 from qa.types import Answer, AnswerSentence, Chunk, Citation, Hit, Timings, Turn
 
 from .fakes import HashEmbedder, ScriptedGenerator
@@ -151,7 +151,7 @@ def answers(settings: Settings, fake_embedder: HashEmbedder, monkeypatch: pytest
     """`qa ask` answers with the fakes (the Engine the CLI builds gets the fake embedder and generator);
     the list receives each Answer it gives."""
     build_index(settings, embedder=fake_embedder)
-    real = qa.answer.Engine
+    real = qa.answering.engine.Engine
     given: list[Answer] = []
 
     class FakeEngine(real):  # type: ignore[misc, valid-type]
@@ -166,7 +166,7 @@ def answers(settings: Settings, fake_embedder: HashEmbedder, monkeypatch: pytest
                     given.append(event.answer)
                 yield event
 
-    monkeypatch.setattr(qa.answer, "Engine", FakeEngine)
+    monkeypatch.setattr(qa.answering.engine, "Engine", FakeEngine)
     return given
 
 

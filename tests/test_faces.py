@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from qa.answer import REFUSAL
+from qa.answering.engine import REFUSAL
+from qa.answering.export import to_markdown
 from qa.cli import answer_lines
-from qa.export import to_markdown
 from qa.types import Answer, AnswerSentence, Citation, Timings
 from web.openai_api import completion
 from web.render import render_answer

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer import Engine
+from qa.answering.engine import Engine
 from qa.config import load
 from qa.types import AddSummary, BuildSummary, FailedUrl, SavedArticle
 from web.handlers import ChatApp

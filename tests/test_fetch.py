@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from qa import add as add_module
-from qa import pages
-from qa.add import LEDGER, add, known_urls
 from qa.config import Settings, load
 from qa.errors import ConfigError, QAError
-from qa.feeds import FEEDS_FILE, add_feed, parse_feed, read_feeds, remove_feed
-from qa.fetch import Fetcher, FetchError, Page, normalise_url
-from qa.ingest import iter_files, load_articles
-from qa.pages import Hints, PageArticle, extract_article, save_article, slug, to_markdown
+from qa.indexing import add as add_module
+from qa.indexing import pages
+from qa.indexing.add import LEDGER, add, known_urls
+from qa.indexing.feeds import FEEDS_FILE, add_feed, parse_feed, read_feeds, remove_feed
+from qa.indexing.fetch import Fetcher, FetchError, Page, normalise_url
+from qa.indexing.ingest import iter_files, load_articles
+from qa.indexing.pages import Hints, PageArticle, extract_article, save_article, slug, to_markdown
 
 from .newsserver import HARBOUR, NewsServer, Route, news_server
 

@@ -1,4 +1,4 @@
-"""Unit tests for qa.ingest: every format, every kind of bad file, ids, dates, duplicates, sidecar."""
+"""Unit tests for qa.indexing.ingest: every format, every kind of bad file, ids, dates, duplicates, sidecar."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.ingest import SUFFIXES, extract_html, iso_date, iter_files, load_articles
+from qa.indexing.ingest import SUFFIXES, extract_html, iso_date, iter_files, load_articles
 from qa.types import Article, Skipped
 
 ARTICLES = Path(__file__).parent.parent / "articles"
@@ -515,7 +515,7 @@ def test_bad_files_are_logged_and_the_rest_loads(tmp_path: Path, caplog: pytest.
     write(tmp_path, "a_empty.txt", b"")
     write(tmp_path, "b_fake.pdf", b"not a pdf")
     write(tmp_path, "c_good.txt", f"Good\n\n{BODY}")
-    with caplog.at_level(logging.WARNING, logger="qa.ingest"):
+    with caplog.at_level(logging.WARNING, logger="qa.indexing.ingest"):
         articles, skipped = load_articles(tmp_path, tmp_path)
     assert [a.id for a in articles] == ["c_good.txt"]
     assert len(skipped) == 2

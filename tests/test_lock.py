@@ -1,4 +1,4 @@
-"""qa.lock: one holder at a time, a wait with a deadline, the holder named, released when its process dies."""
+"""qa.indexing.lock: one holder at a time, a wait with a deadline, the holder named, released when its process dies."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from qa.build import build_lock
 from qa.errors import IndexBusy, QAError
-from qa.lock import hold
+from qa.indexing.build import build_lock
+from qa.indexing.lock import hold
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HOLDER = """
 import sys, time
 from pathlib import Path
-from qa.lock import hold
+from qa.indexing.lock import hold
 from qa.errors import QAError
 with hold(Path(sys.argv[1]) / ".lock", QAError):
     print("held", flush=True)

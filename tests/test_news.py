@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer import Engine
-from qa.build import build_index
+from qa.answering.engine import Engine
+from qa.answering.timeq import analyse, parse_day
 from qa.config import Settings, load
-from qa.dedup import group_articles
 from qa.errors import ConfigError
+from qa.indexing.build import build_index
+from qa.indexing.dedup import group_articles
 from qa.store import Store, read_manifest
-from qa.timeq import analyse, parse_day
 from qa.types import Article
 
 from .fakes import HashEmbedder, ScriptedGenerator

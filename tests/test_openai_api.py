@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from qa.answer import Engine
-from qa.build import build_index
+from qa.answering.engine import Engine
+from qa.answering.generate import Message
 from qa.config import load
-from qa.generate import Message
+from qa.indexing.build import build_index
 from qa.types import Turn
 from web.handlers import ChatApp
 from web.openai_api import EXTRA_FIELD, MODEL_ID, check_auth

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from qa.prompt import SYSTEM, build_prompt, select_sentences, widen
-from qa.query import parse_query
+from qa.answering.prompt import SYSTEM, build_prompt, select_sentences, widen
+from qa.answering.query import parse_query
 from qa.types import Chunk, Hit, Turn
 
 from .fakes import HashEmbedder, ScriptedGenerator

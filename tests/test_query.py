@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from qa import answertype, lexical, support
-from qa.query import parse_query
+from qa import lexical
+from qa.answering import answertype, support
+from qa.answering.query import parse_query
 from qa.types import Turn
 
 TODAY = date(2023, 6, 14)

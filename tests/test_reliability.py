@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.build import build_index
 from qa.config import load
+from qa.indexing.build import build_index
 from qa.store import read_manifest
 
 from .conftest import ROOT, SEEDS, bulk_corpus
@@ -185,7 +185,7 @@ def test_planted_injection_does_not_steer_the_answer(tmp_path: Path) -> None:
         "The new ferry schedule was announced by the harbour office on Monday.\n")
     settings = load({}, articles_dir=articles, index_dir=index)
     build_index(settings)
-    from qa.answer import Engine
+    from qa.answering.engine import Engine
 
     engine = Engine(settings)
     for question in ["How often will the Velmora ferry run from May?", "Who announced the new ferry schedule?",

@@ -3,11 +3,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.answer import Engine
-from qa.build import build_index
+from qa.answering.engine import Engine
+from qa.answering.query import conversation_query
+from qa.answering.retrieve import diversify, rrf
 from qa.config import Settings
-from qa.query import conversation_query
-from qa.retrieve import diversify, rrf
+from qa.indexing.build import build_index
 from qa.types import Turn
 
 from .fakes import HashEmbedder

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from qa import store as store_module
+from qa.answering.query import parse_query
+from qa.answering.retrieve import retrieve
 from qa.config import load
-from qa.query import parse_query
-from qa.retrieve import retrieve
 from qa.store import Store, faiss_index, write_generation
 from qa.types import Article, Chunk
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-import qa.answer
-import qa.build
+import qa.answering.engine
+import qa.indexing.build
+from qa.answering.timeline import chronological, event_of, in_range, is_event, merge, past_tense
+from qa.answering.timeq import date_sentence, has_time_words
 from qa.cli import main
 from qa.store import Store
-from qa.timeline import chronological, event_of, in_range, is_event, merge, past_tense
-from qa.timeq import date_sentence, has_time_words
 from qa.types import EventSource, Timeline, When
 
 from .conftest import SEEDS
@@ -258,8 +258,8 @@ def corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     articles = tmp_path / "articles"
     shutil.copytree(SEEDS, articles)
     write_dated_articles(articles)
-    monkeypatch.setattr(qa.build, "make_embedder", lambda settings: HashEmbedder())
-    monkeypatch.setattr(qa.answer, "make_embedder", lambda settings: HashEmbedder())
+    monkeypatch.setattr(qa.indexing.build, "make_embedder", lambda settings: HashEmbedder())
+    monkeypatch.setattr(qa.answering.engine, "make_embedder", lambda settings: HashEmbedder())
     for name in ("QA_ARTICLES_DIR", "QA_INDEX_DIR", "QA_SINCE", "QA_UNTIL", "QA_SOURCE"):
         monkeypatch.delenv(name, raising=False)
     where = ["--articles", str(articles), "--index", str(tmp_path / "index")]
@@ -338,9 +338,9 @@ def test_a_topic_the_archive_does_not_cover_has_no_events(corpus: list[str], cap
 @pytest.mark.slow
 def test_timeline_with_the_real_embedder(tmp_path: Path) -> None:
     """The same story with the bundled MiniLM: the outlets' copies still merge, the order holds."""
-    from qa.answer import Engine
-    from qa.build import build_index
+    from qa.answering.engine import Engine
     from qa.config import load
+    from qa.indexing.build import build_index
 
     articles = tmp_path / "articles"
     shutil.copytree(SEEDS, articles)

@@ -10,9 +10,9 @@ from typing import Any
 import gradio as gr
 import pytest
 
-from qa.answer import Engine
-from qa.build import build_index
+from qa.answering.engine import Engine
 from qa.config import Settings
+from qa.indexing.build import build_index
 from qa.types import EventSource, Timeline, TimelineEvent, When
 from web.handlers import ChatApp
 from web.layout import build_ui

@@ -1,7 +1,7 @@
 """The app's event handlers over one Engine, and the models loading in the background.
 
 Plain methods that return Gradio values: tested without a browser. Every answer comes from
-`qa.answer.Engine` and every index build from `qa.build.build_index`.
+`qa.answering.engine.Engine` and every index build from `qa.indexing.build.build_index`.
 """
 
 import logging
@@ -16,11 +16,11 @@ from typing import Any
 
 import gradio as gr
 
-from qa.answer import Done, Engine, Status, Token
+from qa.answering.engine import Done, Engine, Status, Token
+from qa.answering.export import conversation_markdown, to_markdown
 from qa.config import Settings
 from qa.errors import QAError
-from qa.export import conversation_markdown, to_markdown
-from qa.ingest import SUFFIXES
+from qa.indexing.ingest import SUFFIXES
 from qa.types import Timeline, TimelineEvent, parse_history
 from web.render import (
     esc,
@@ -153,7 +153,7 @@ class ChatApp:
 
     def run_build(self, rebuild: bool, progress: Callable[..., Any] | None = None) -> tuple[Any, ...]:
         """build_index with its progress fed to the Gradio bar; the summary (or error) as HTML."""
-        from qa.build import build_index
+        from qa.indexing.build import build_index
 
         def build() -> str:
             summary = build_index(self.settings, rebuild=rebuild, progress=self._reporter(progress),
@@ -184,7 +184,7 @@ class ChatApp:
 
     def feeds_view(self, message: str = "") -> tuple[Any, ...]:
         """The feeds list, the remove picker's choices, and a message."""
-        from qa.feeds import read_feeds
+        from qa.indexing.feeds import read_feeds
 
         try:
             feeds = read_feeds(self.settings.articles_dir)
@@ -194,7 +194,7 @@ class ChatApp:
 
     def on_feed_add(self, url: str) -> tuple[Any, ...]:
         """Add a feed to the feeds file. Returns (feeds list, remove picker, message, URL box)."""
-        from qa.feeds import add_feed
+        from qa.indexing.feeds import add_feed
 
         try:
             feed, new = add_feed(self.settings.articles_dir, url or "")
@@ -205,7 +205,7 @@ class ChatApp:
 
     def on_feed_remove(self, url: str | None) -> tuple[Any, ...]:
         """Remove the picked feed (the articles it brought stay). Returns (feeds list, picker, message)."""
-        from qa.feeds import remove_feed
+        from qa.indexing.feeds import remove_feed
 
         if not url:
             return self.feeds_view(render_error("Pick a feed to remove first."))
@@ -217,7 +217,7 @@ class ChatApp:
 
     def run_fetch(self, progress: Callable[..., Any] | None = None) -> tuple[Any, ...]:
         """`qa update`: every feed's new entries saved, then indexed; the summary and the library."""
-        from qa.add import index_added, update
+        from qa.indexing.add import index_added, update
 
         report = self._reporter(progress)
 
@@ -365,7 +365,7 @@ class ChatApp:
     # --- timeline ---
 
     def show_timeline(self, topic: str, since: str, until: str) -> tuple[Any, ...]:
-        """The story's dated events (qa.timeline) for the Timeline tab.
+        """The story's dated events (qa.answering.timeline) for the Timeline tab.
         Returns (timeline state, the list, the plot's rows, the viewer)."""
         try:
             asked = self.settings.replace(since=(since or "").strip(), until=(until or "").strip())

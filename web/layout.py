@@ -72,7 +72,7 @@ def build_ui(app: ChatApp) -> gr.Blocks:
                             open_btn = gr.Button("Open article", size="sm", scale=1, elem_id="open-article")
                         viewer = gr.HTML("", elem_id="viewer")
                 bridge = gr.Textbox(elem_id="cite-bridge", visible="hidden", show_label=False)
-                # what the Copy and Download buttons take, kept in the page (qa.export makes it)
+                # what the Copy and Download buttons take, kept in the page (qa.answering.export makes it)
                 answer_md = gr.Textbox(elem_id="answer-md", visible="hidden", show_label=False)
                 convo_md = gr.Textbox(elem_id="conversation-md", visible="hidden", show_label=False)
             with gr.Tab("Timeline", id="timeline-tab"):

@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from qa.answer import Done, Event, Status, clean_question
+from qa.answering.engine import Done, Event, Status, clean_question
 from qa.errors import QAError
 from qa.types import Answer, Turn
 from web.handlers import ChatApp

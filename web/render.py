@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from qa.answer import UNGROUNDED
+from qa.answering.engine import UNGROUNDED
 from qa.types import PRECISIONS, AddSummary, Answer, Article, BuildSummary, Citation, Hit, Timeline, TimelineEvent
 
 LIBRARY_ROWS = 1000  # rows of the library table shown at once

@@ -11,7 +11,7 @@ from typing import Any
 import gradio as gr
 
 from qa import config
-from qa.answer import Engine
+from qa.answering.engine import Engine
 from qa.config import Settings
 from qa.console import ensure_index
 from qa.errors import ConfigError, QAError

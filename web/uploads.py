@@ -5,7 +5,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from qa.ingest import SUFFIXES
+from qa.indexing.ingest import SUFFIXES
 
 MAX_NAME = 200  # characters in an uploaded file name
 

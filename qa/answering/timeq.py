@@ -6,7 +6,7 @@ recent", "currently" ask for recency; "what happened first", "in what order",
 "timeline" ask for the sources in date order. Answers use only publish dates: relative
 dates inside article text ("on Sunday") stay as they are.
 
-`date_sentence` dates one sentence of an article for a story's timeline (qa.timeline), from the
+`date_sentence` dates one sentence of an article for a story's timeline (qa.answering.timeline), from the
 sentence's own time words and the article's publish date, never more precisely than they say.
 """
 
@@ -132,7 +132,7 @@ def published_day(published: str | None) -> date | None:
         return None
 
 
-# --- the time words of an article's sentence (qa.timeline) ----------------------------------------
+# --- the time words of an article's sentence (qa.answering.timeline) ------------------------------
 # Month and weekday names as news writes them, capitalised: "may" and "march" in lower case are a verb.
 _ORD = r"(?:st|nd|rd|th)?"
 _FULL_MONTH = f"({'|'.join(MONTH_NAMES)})"

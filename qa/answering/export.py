@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from qa.answer import UNGROUNDED
+from qa.answering.engine import UNGROUNDED
 from qa.types import Answer, Citation
 
 # Backslash-escaped so that text from an article or the model stays text: no emphasis, no links,

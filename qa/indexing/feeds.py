@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import urljoin
 
 from qa.errors import QAError
-from qa.fetch import FetchError, check_url, normalise_url
-from qa.ingest import iso_date
+from qa.indexing.fetch import FetchError, check_url, normalise_url
+from qa.indexing.ingest import iso_date
 
 log = logging.getLogger(__name__)
 

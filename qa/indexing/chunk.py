@@ -20,7 +20,7 @@ _PARAGRAPH = re.compile(r"[^\n]+(?:\n[^\n]+)*")  # runs of non-empty lines
 
 @functools.cache
 def _segmenter():  # type: ignore[no-untyped-def]
-    import pysbd  # local import: keeps `import qa.chunk` cheap
+    import pysbd  # local import: keeps `import qa.indexing.chunk` cheap
 
     return pysbd.Segmenter(language="en", clean=False)
 

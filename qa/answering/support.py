@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 
 from qa import lexical, tuning
 
-if TYPE_CHECKING:  # qa.query parses with this module
-    from qa.query import Query
+if TYPE_CHECKING:  # qa.answering.query parses with this module
+    from qa.answering.query import Query
 
 # Words that frame a claim without stating anything: "X said", "according to the article".
 FRAME = frozenset(lexical.tokens(
@@ -169,7 +169,7 @@ def judge(claim: str, query: Query, sentences: Sequence[str], headline: str = ""
     """Whether some window of `sentences` (with the headline) states what `claim` adds to the question.
     `weight` gives a question word's weight (its IDF in the index: rare words decide what was asked).
 
-    >>> from qa.query import parse_query
+    >>> from qa.answering.query import parse_query
     >>> s = ["Russia has massed 70,000 soldiers near the border.", "Talks resume in Geneva."]
     >>> judge("The US has sent 70,000 tanks to Ukraine.", parse_query("How many tanks has the US sent?"), s).stated
     False

@@ -17,15 +17,11 @@ from datetime import date
 
 from qa import store as store_mod
 from qa import tuning
-from qa.cite import attribute, nearby, strip_markers
-from qa.config import Settings
-from qa.conversation import resolve
-from qa.embed import Embedder, make_embedder
-from qa.errors import QAError
-from qa.generate import Generator, llama_generator
-from qa.judge import Judge, confidence
-from qa.models import llm_model_path
-from qa.prompt import (
+from qa.answering.cite import attribute, nearby, strip_markers
+from qa.answering.conversation import resolve
+from qa.answering.generate import Generator, llama_generator
+from qa.answering.judge import Judge, confidence
+from qa.answering.prompt import (
     REFUSAL,
     SYSTEM,
     build_prompt,
@@ -36,10 +32,14 @@ from qa.prompt import (
     user_message,
     widen,
 )
-from qa.query import Query, parse_query
-from qa.retrieve import Retrieval, retrieve, term_weights
-from qa.timeline import build_timeline
-from qa.timeq import parse_day
+from qa.answering.query import Query, parse_query
+from qa.answering.retrieve import Retrieval, retrieve, term_weights
+from qa.answering.timeline import build_timeline
+from qa.answering.timeq import parse_day
+from qa.config import Settings
+from qa.embed import Embedder, make_embedder
+from qa.errors import QAError
+from qa.models import llm_model_path
 from qa.types import Answer, AnswerSentence, Citation, Hit, Timeline, Timings, Turn, render_sentences
 
 # How a model says it cannot answer: the instructed sentence and its usual paraphrases.
@@ -146,7 +146,7 @@ def honest_refusal(query: Query, sources: Sequence[Hit], checked: bool = False
     head = UNVERIFIED if checked else REFUSAL
     if not near:
         return [AnswerSentence(head)], []
-    # the heading is one line, as qa.cite.read_sentences reads it back from the text
+    # the heading is one line, as qa.answering.cite.read_sentences reads it back from the text
     lines = [AnswerSentence(f"{head} {'The passages closest to the question say' if checked else 'Nearby, they say'}:")]
     lines += [AnswerSentence(c.snippet, (c.n,), quote=True) for c in near]
     return lines, near
@@ -288,7 +288,7 @@ class Engine:
 
     def timeline(self, topic: str, settings: Settings | None = None,
                  passages: int = tuning.TIMELINE_PASSAGES) -> Timeline:
-        """The dated events of a story, oldest first, each cited (qa.timeline); no LLM."""
+        """The dated events of a story, oldest first, each cited (qa.answering.timeline); no LLM."""
         settings = settings or self.settings
         return build_timeline(topic, self.store(), self.embedder, settings, _today(settings), passages)
 

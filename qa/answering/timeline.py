@@ -1,8 +1,8 @@
 """A story's timeline: its dated events across the archive, oldest first, each cited to its sentence.
 
-topic -> passages (qa.retrieve, many more than an answer uses, under --since/--until) -> their
-sentences (qa.chunk.sentence_spans, the one splitter) -> event sentences -> each dated by its own
-time words and its article's publish date (qa.timeq.date_sentence) -> the same event told by several
+topic -> passages (qa.answering.retrieve, many more than an answer uses, under --since/--until) -> their
+sentences (qa.indexing.chunk.sentence_spans, the one splitter) -> event sentences -> each dated by its own
+time words and its article's publish date (qa.answering.timeq.date_sentence) -> the same event told by several
 outlets merged into one line with several sources -> ordered, oldest first.
 
 An event sentence
@@ -25,15 +25,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from qa import lexical, support, tuning
-from qa.chunk import sentence_spans
+from qa import lexical, tuning
+from qa.answering import support
+from qa.answering.query import Query, parse_query
+from qa.answering.retrieve import idf_coverage, retrieve
+from qa.answering.timeq import date_sentence, has_time_words, parse_day, published_day
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.errors import QAError
-from qa.query import Query, parse_query
-from qa.retrieve import idf_coverage, retrieve
+from qa.indexing.chunk import sentence_spans
 from qa.store import Store
-from qa.timeq import date_sentence, has_time_words, parse_day, published_day
 from qa.types import Article, EventSource, Hit, Timeline, TimelineEvent, When
 
 # Past-tense forms that differ from their base ("met", "said"; not "put", which may be present)

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from qa import lexical
-from qa.cite import strip_markers
+from qa.answering.cite import strip_markers
 from qa.types import Turn
 
 PRONOUN = re.compile(r"\b(he|him|his|she|her|hers)\b", re.IGNORECASE)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from qa.timeq import MONTH, WEEKDAY
+from qa.answering.timeq import MONTH, WEEKDAY
 
-if TYPE_CHECKING:  # qa.query parses with this module
-    from qa.query import Query
+if TYPE_CHECKING:  # qa.answering.query parses with this module
+    from qa.answering.query import Query
 
 _NUMBER_WORDS = r"(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|billion|half)"
 
@@ -58,7 +58,7 @@ def words(text: str) -> frozenset[str]:
 def has_answer(query: Query, sentence: str) -> bool:
     """The sentence holds an answer of the type the query expects that it does not already name.
 
-    >>> from qa.query import parse_query
+    >>> from qa.answering.query import parse_query
     >>> q = parse_query("Where was Blinken speaking when he said the US was not seeking regime change in Russia?")
     >>> has_answer(q, "Speaking in Jerusalem on Sunday, Blinken told reporters.")
     True

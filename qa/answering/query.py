@@ -16,8 +16,9 @@ from datetime import date
 
 import numpy as np
 
-from qa import answertype, lexical, support
-from qa.timeq import RECENCY, TimeIntent, analyse
+from qa import lexical
+from qa.answering import answertype, support
+from qa.answering.timeq import RECENCY, TimeIntent, analyse
 from qa.types import Turn
 
 YES_NO = re.compile(r"^\s*(is|are|was|were|do|does|did|will|would|can|could|has|have|had|should|shall|may)\b",
@@ -36,11 +37,11 @@ class Query:
     asked: frozenset[str]
     yes_no: bool  # "Is ...?", "Did ...?": an answer adds its polarity
     # the answer type sentence selection looks for, and the words it must add beyond; both of the
-    # search text, whose last question is the one asked (qa.answertype)
+    # search text, whose last question is the one asked (qa.answering.answertype)
     answer_type: re.Pattern[str] | None
     named: frozenset[str]
     time: TimeIntent  # of the question asked, not of the earlier one retrieval also searches
-    # search_text's vector: retrieval embeds it anyway and sets it (qa.retrieve), sentence selection reuses it
+    # search_text's vector: retrieval embeds it anyway and sets it (qa.answering.retrieve), sentence selection reuses it
     embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
@@ -57,7 +58,7 @@ def conversation_query(question: str, history: Sequence[Turn] = ()) -> str:
 
 
 def parse_query(question: str, history: Sequence[Turn] = (), today: date | None = None) -> Query:
-    """The question (cleaned, and resolved when a follow-up: qa.conversation) in its conversation, parsed.
+    """The question (cleaned, and resolved when a follow-up: qa.answering.conversation) in its conversation, parsed.
     `today`: the date relative time words ("last week") count from.
 
     >>> q = parse_query("How long did he say it takes?", [Turn("user", "Who visited Kyiv?")])

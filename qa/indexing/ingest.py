@@ -25,7 +25,7 @@ from pathlib import Path
 
 from dateutil import parser as date_parser
 
-from qa.clean import clean_text, clean_title, strip_repeated_title
+from qa.indexing.clean import clean_text, clean_title, strip_repeated_title
 from qa.types import Article, Skipped
 
 logger = logging.getLogger(__name__)

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import ingest, store
-from qa.chunk import chunk_article, embed_text
+from qa import store
 from qa.config import Settings
-from qa.dedup import group_articles
 from qa.embed import Embedder, make_embedder
 from qa.errors import IndexBusy, IndexMissing, QAError
-from qa.lock import hold
+from qa.indexing import ingest
+from qa.indexing.chunk import chunk_article, embed_text
+from qa.indexing.dedup import group_articles
+from qa.indexing.lock import hold
 from qa.types import Article, BuildSummary, Chunk, Skipped
 
 log = logging.getLogger(__name__)

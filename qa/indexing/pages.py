@@ -1,6 +1,6 @@
 """A fetched page -> its article (trafilatura) -> a Markdown file the user owns, in the articles folder.
 
-The file has front matter that `qa.ingest` reads back (title, date, source, url), is named from
+The file has front matter that `qa.indexing.ingest` reads back (title, date, source, url), is named from
 its headline, and appears whole or not at all: it is written beside its place under a hidden
 temporary name, then linked into place, so a crash or a full disk never leaves half an article.
 """
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from qa.clean import strip_repeated_title
-from qa.fetch import FetchError, Page
-from qa.ingest import extract_html
+from qa.indexing.clean import strip_repeated_title
+from qa.indexing.fetch import FetchError, Page
+from qa.indexing.ingest import extract_html
 
 MIN_WORDS = 25  # a page whose main text is shorter is a stub, a paywall or an index page, not an article
 SLUG_CHARS = 80  # file names stay readable in a folder listing

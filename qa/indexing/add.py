@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 
 from qa.config import Settings
 from qa.errors import QAError
-from qa.feeds import FeedEntry, parse_feed, read_feeds
-from qa.fetch import Fetcher, FetchError, check_url, normalise_url
-from qa.ingest import iter_files, read_front_matter
-from qa.lock import hold
-from qa.pages import Hints, extract_article, save_article
+from qa.indexing.feeds import FeedEntry, parse_feed, read_feeds
+from qa.indexing.fetch import Fetcher, FetchError, check_url, normalise_url
+from qa.indexing.ingest import iter_files, read_front_matter
+from qa.indexing.lock import hold
+from qa.indexing.pages import Hints, extract_article, save_article
 from qa.types import AddSummary, FailedUrl, SavedArticle
 
 if TYPE_CHECKING:  # qa.embed imports numpy: not needed to fetch
@@ -183,7 +183,7 @@ def index_added(summary: AddSummary, settings: Settings, *, embedder: Embedder |
     """
     if not summary.added:
         return summary
-    from qa.build import build_index  # numpy, FAISS and the embedder: only when there is something to index
+    from qa.indexing.build import build_index  # numpy, FAISS and the embedder: only when there is something to index
 
     try:
         built = build_index(settings, progress=progress, embedder=embedder, lock_wait=lock_wait)

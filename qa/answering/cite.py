@@ -4,7 +4,7 @@ The [n] markers are parsed here only: in the model's answer (`attribute`, which 
 answer as AnswerSentences, each with the numbers it cites) and in an answer read back from its
 JSON text (`read_sentences`). Every face renders the sentences; none parses markers again.
 
-Each answer sentence is checked against the passages it cites by `qa.support.judge`: a
+Each answer sentence is checked against the passages it cites by `qa.answering.support.judge`: a
 citation supports its sentence only when the passage states what the sentence adds to the
 question (its names, numbers with their units, and content words). The sentence of the
 stating window that shares most of the claim's words is the snippet to highlight. A sentence
@@ -17,10 +17,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from qa import support
-from qa.chunk import sentence_spans
-from qa.query import Query
-from qa.support import Verdict
+from qa.answering import support
+from qa.answering.query import Query
+from qa.answering.support import Verdict
+from qa.indexing.chunk import sentence_spans
 from qa.types import AnswerSentence, Citation, Hit
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:[-–,]|and)\s*\d+)*)\s*\]")

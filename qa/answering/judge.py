@@ -1,6 +1,6 @@
 """A second reading of an accepted answer: does the cited passage state it, as an answer to the question?
 
-The lexical check in `qa.support` cannot tell "the prosecution will call 14 witnesses" from an answer
+The lexical check in `qa.answering.support` cannot tell "the prosecution will call 14 witnesses" from an answer
 to "how many witnesses did the defence call", nor which of two officials in one sentence holds the
 asked role. The bundled LLM, asked as a fact checker over the cited sentences alone, separates these
 better (measured in qa/tuning.py): once whether the passage says the claim, once whether it holds the
@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from qa.chunk import sentence_spans
-from qa.generate import Message
-from qa.query import Query
+from qa.answering.generate import Message
+from qa.answering.query import Query
+from qa.indexing.chunk import sentence_spans
 from qa.types import Citation, Hit
 
 SYSTEM = "You are a careful fact checker."

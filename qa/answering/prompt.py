@@ -17,13 +17,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
-from qa import answertype, lexical
-from qa.chunk import iter_sentence_spans, sentence_spans
+from qa import lexical
+from qa.answering import answertype
+from qa.answering.generate import Generator, Message
+from qa.answering.query import Query
+from qa.answering.timeq import TimeIntent
 from qa.embed import Embedder
 from qa.errors import ConfigError
-from qa.generate import Generator, Message
-from qa.query import Query
-from qa.timeq import TimeIntent
+from qa.indexing.chunk import iter_sentence_spans, sentence_spans
 from qa.types import Hit, Turn
 
 REFUSAL = "The articles do not say."
@@ -147,7 +148,7 @@ def select_sentences(query: Query, hits: Sequence[Hit], embedder: Embedder, word
     Prompt length is the main latency lever on a CPU (about 75 new prompt tokens/s here): the
     sentence that answers is nearly always the best-matching one, its neighbours give context.
     A sentence matches the search text (the question, after the previous one in a conversation) by
-    meaning (cosine), by its words, and by holding the kind of answer asked for (qa.answertype).
+    meaning (cosine), by its words, and by holding the kind of answer asked for (qa.answering.answertype).
     Letting the sentences of a wider pool of passages compete for one budget was measured worse: a
     lone best sentence of a weak passage crowds out the passage that answers.
     """

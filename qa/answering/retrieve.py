@@ -17,11 +17,11 @@ from datetime import date
 import numpy as np
 
 from qa import lexical
+from qa.answering.query import Query
+from qa.answering.timeq import TimeIntent, parse_day, published_day
 from qa.config import Settings
 from qa.embed import Embedder
-from qa.query import Query
 from qa.store import ArticleInfo, Store
-from qa.timeq import TimeIntent, parse_day, published_day
 from qa.types import Chunk, Hit
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant; flat enough that both lists count
