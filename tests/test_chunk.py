@@ -3,8 +3,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.indexing.chunk import chunk_article, chunk_id, sentence_spans
+from qa.indexing.chunk import chunk_article, chunk_id
 from qa.indexing.ingest import load_articles
+from qa.sentences import sentence_spans
 from qa.types import Article
 
 from .conftest import SEEDS

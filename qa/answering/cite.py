@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from qa.answering import support
 from qa.answering.query import Query
 from qa.answering.support import Verdict
-from qa.indexing.chunk import sentence_spans
+from qa.sentences import sentence_spans
 from qa.types import AnswerSentence, Citation, Hit
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:[-–,]|and)\s*\d+)*)\s*\]")

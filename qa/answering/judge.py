@@ -15,7 +15,7 @@ from typing import Protocol
 
 from qa.answering.generate import Message
 from qa.answering.query import Query
-from qa.indexing.chunk import sentence_spans
+from qa.sentences import sentence_spans
 from qa.types import Citation, Hit
 
 SYSTEM = "You are a careful fact checker."

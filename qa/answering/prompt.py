@@ -24,7 +24,7 @@ from qa.answering.query import Query
 from qa.answering.timeq import TimeIntent
 from qa.embed import Embedder
 from qa.errors import ConfigError
-from qa.indexing.chunk import iter_sentence_spans, sentence_spans
+from qa.sentences import iter_sentence_spans, sentence_spans
 from qa.types import Hit, Turn
 
 REFUSAL = "The articles do not say."

@@ -1,7 +1,7 @@
 """A story's timeline: its dated events across the archive, oldest first, each cited to its sentence.
 
 topic -> passages (qa.answering.retrieve, many more than an answer uses, under --since/--until) -> their
-sentences (qa.indexing.chunk.sentence_spans, the one splitter) -> event sentences -> each dated by its own
+sentences (qa.sentences.sentence_spans, the one splitter) -> event sentences -> each dated by its own
 time words and its article's publish date (qa.answering.timeq.date_sentence) -> the same event told by several
 outlets merged into one line with several sources -> ordered, oldest first.
 
@@ -33,7 +33,7 @@ from qa.answering.timeq import date_sentence, has_time_words, parse_day, publish
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.errors import QAError
-from qa.indexing.chunk import sentence_spans
+from qa.sentences import sentence_spans
 from qa.store import Store
 from qa.types import Article, EventSource, Hit, Timeline, TimelineEvent, When
 
