@@ -75,3 +75,17 @@ def test_qa_never_imports_the_web_app() -> None:
             else:
                 continue
             assert not [n for n in names if n.split(".")[0] in ("web", "app")], f"{path}:{node.lineno}"
+
+
+def test_the_two_flows_do_not_import_each_other() -> None:
+    """qa/indexing builds the index and qa/answering answers from it: what both need is in qa/ itself."""
+    for flow, other in (("indexing", "answering"), ("answering", "indexing")):
+        for path in sorted((ROOT / "qa" / flow).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    names = [f"{node.module}.{a.name}" for a in node.names]
+                else:
+                    continue
+                assert not [n for n in names if n.startswith(f"qa.{other}")], f"{path}:{node.lineno}"
