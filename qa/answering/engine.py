@@ -82,8 +82,30 @@ def clean_question(question: str) -> str:
     return clip_question(text)
 
 
-def _sentences(text: str) -> list[str]:
-    return [" ".join(s.split()).lower() for s in re.split(r"(?<=[.!?])\s+|(?<=\])\s+(?=[A-Z])", text) if s.strip()]
+# A sentence of the model's answer ends at . ! ? or a citation marker, before a capital or a quote;
+# not after an initial or a title ("The U.S. agreed", "Mr. Lavrov said"), which open no sentence.
+_ANSWER_BREAK = re.compile(r"(?<=[.!?\]])\s+(?=[A-Z\"“‘(\[])")
+_ABBREVIATION = re.compile(r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Prof|Gen|Gov|Sen|Rep|Lt|Col|No|Vs|vs))\.$")
+
+
+def answer_sentences(text: str) -> list[str]:
+    """The model's answer split into its sentences, markers kept with the sentence they close.
+
+    >>> answer_sentences("The U.S. and China met [1]. Mr. Lavrov spoke [2] Then they left.")
+    ['The U.S. and China met [1].', 'Mr. Lavrov spoke [2]', 'Then they left.']
+    """
+    out: list[str] = []
+    for piece in _ANSWER_BREAK.split(text.strip()):
+        if out and _ABBREVIATION.search(out[-1]):
+            out[-1] = f"{out[-1]} {piece}"
+        elif piece:
+            out.append(piece)
+    return out
+
+
+def _key(sentence: str) -> str:
+    """What a sentence says, markers, case and punctuation aside."""
+    return re.sub(r"\[[^\]]*\]|\W", "", sentence.lower())
 
 
 def repeats(text: str) -> bool:
@@ -91,17 +113,23 @@ def repeats(text: str) -> bool:
 
     >>> repeats("They met in Stockholm [1]. They met in Stockholm [1].")
     True
+    >>> repeats("The U.S. and China met [1]. The U.S. agreed")
+    False
     """
-    sentences = [re.sub(r"\[[^\]]*\]|\W", "", s) for s in _sentences(text)]
-    return len(sentences) > 1 and bool(sentences[-1]) and sentences[-1] in sentences[:-1]
+    keys = [_key(s) for s in answer_sentences(text)]
+    return len(keys) > 1 and bool(keys[-1]) and keys[-1] in keys[:-1]
 
 
 def drop_repeats(text: str) -> str:
-    """The answer without sentences that say again what an earlier one said (markers aside)."""
+    """The answer without sentences that say again what an earlier one said (markers aside).
+
+    >>> drop_repeats("The U.S. and China met [1]. The U.S. agreed to talks [2]. The U.S. and China met [1].")
+    'The U.S. and China met [1]. The U.S. agreed to talks [2].'
+    """
     seen: set[str] = set()
     kept = []
-    for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
-        key = re.sub(r"\[[^\]]*\]|\W", "", sentence.lower())
+    for sentence in answer_sentences(text):
+        key = _key(sentence)
         if key and key in seen:
             continue
         seen.add(key)
