@@ -24,6 +24,20 @@ SUPPORT_REPEATED_MIN = 0.5
 # ("free" for "release") make the lexical share a poor judge of topic above 0.3; the LLM judge does the rest.
 SUPPORT_ASKED_MIN = 0.3
 
+# --- the evidence in the prompt: how often the answer reaches the model ------------------------------
+# `python eval/evidence_reach.py` (no LLM): the share of answerable questions whose expected answer is in the
+# source texts the prompt shows (CLAP-NQ: share of the answer's words), at 40 / 60 words per passage:
+#   newsA (32) 0.781 / 0.906; CLAP-NQ clap_dev120 (eval/draw_clapnq.py; its 60 answerable) 0.694 / 0.779;
+#   seeds_trust (8) 0.625 / 0.750; seeds_qa (18) 0.944 / 0.944. Words shown: 93 -> 142 on newsA.
+# The rules from the five seed articles, each switched off at 60 words (newsA / CLAP-NQ dev / seeds_trust):
+#   as shipped 0.906 / 0.779 / 0.750; TYPE_WEIGHT 0: 0.844 / 0.745 / 1.000; no lead (lead_sentences 0):
+#   0.938 / 0.725 / 0.875; lead_sentences 1: 0.906 / 0.768 / 0.875; no following sentence: 0.906 / 0.743 /
+#   0.750. The answer type and the following sentence pay on the larger sets and stay; the lead helps CLAP-NQ
+#   (Wikipedia's first sentences define the subject) and costs news one question: it stays at 3.
+# A sentence holding the kind of answer the question asks for (a place for "where", a name for "who") scores
+# this much above one that only shares the question's words (qa.answering.prompt.select_sentences).
+TYPE_WEIGHT = 0.5
+
 # --- the evidence in the prompt (defaults in qa.config.Settings: top_k=3, passage_words=40) ---------------
 # Whole passages of the top 4 (QA_PASSAGE_WORDS=0 QA_TOP_K=4, ~749 prompt tokens) against the best 40 words of
 # each of the top 3 (~471) on newsA questions (dev, 32 answerable + 18 unanswerable): without the judge,

@@ -274,13 +274,7 @@ class Engine:
         if not getattr(generator, "loaded", True):
             yield Status("Loading the language model (first question only)…")
         today = _today(settings)
-        if settings.passage_words > 0:  # sentences are picked from passages grown where news puts the answer
-            passages = widen(found.hits, lambda a: _article_text(store, a), settings.lead_sentences,
-                             settings.follow_sentence)
-        else:  # whole passages stay whole
-            passages = list(found.hits)
-        selected = select_sentences(query, passages, self.embedder, settings.passage_words)
-        hits, texts = close_sources(passages, selected, settings.source_ratio)
+        hits, texts = evidence(found, store, self.embedder, settings)
         prompt = build_prompt(query.text, hits, history, generator, settings.max_tokens,
                               settings.history_turns, texts, time_note(query.time, found.range_applied, today))
         pieces: list[str] = []
@@ -325,6 +319,19 @@ class Engine:
             if isinstance(event, Done):
                 return event.answer
         raise AssertionError("ask() ended without an answer")
+
+
+def evidence(found: Retrieval, store: store_mod.Store, embedder: Embedder, settings: Settings
+             ) -> tuple[list[Hit], list[str]]:
+    """What the prompt shows: the passages kept and, for each, its best-matching sentences (or the whole
+    passage when `settings.passage_words` is 0). eval/evidence_reach.py measures how often it holds the answer."""
+    if settings.passage_words > 0:  # sentences are picked from passages grown where news puts the answer
+        passages = widen(found.hits, lambda a: _article_text(store, a), settings.lead_sentences,
+                         settings.follow_sentence)
+    else:  # whole passages stay whole
+        passages = list(found.hits)
+    selected = select_sentences(found.query, passages, embedder, settings.passage_words)
+    return close_sources(passages, selected, settings.source_ratio)
 
 
 def _today(settings: Settings) -> date:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
-from qa import lexical
+from qa import lexical, tuning
 from qa.answering import answertype
 from qa.answering.generate import Generator, Message
 from qa.answering.query import Query
@@ -30,10 +30,6 @@ from qa.types import Hit, Turn
 REFUSAL = "The articles do not say."
 MAX_QUESTION_CHARS = 1000  # longer questions are cut: retrieval and the model gain nothing past this
 MAX_TURN_CHARS = 600  # an old answer is context, not evidence
-# A sentence holding the kind of answer the question asks for (a place for "where", a name for "who")
-# scores as much higher as one sharing all the question's words: measured on the seed questions,
-# citation accuracy 0.889 -> 0.944 at equal accuracy; CLAP-NQ F1 0.507 -> 0.513 (see README).
-TYPE_WEIGHT = 0.5
 # Opens every user message: constant, so llama.cpp keeps it with the system prompt in its cached
 # prefix (after the question it cost ~18 fresh tokens, a quarter of a second, on every answer).
 INSTRUCTION = "Answer from the sources only, with the source number in brackets after every sentence."
@@ -168,7 +164,7 @@ def select_sentences(query: Query, hits: Sequence[Hit], embedder: Embedder, word
     for hit, ss in zip(hits, spans, strict=True):
         sentences = [hit.chunk.text[a:b] for a, b in ss]
         keys = [" ".join(s.split()) for s in sentences]  # the same sentence, whatever its line breaks
-        score = [next(scores) + 0.5 * _overlap(q_words, s) + TYPE_WEIGHT * answertype.has_answer(query, s)
+        score = [next(scores) + 0.5 * _overlap(q_words, s) + tuning.TYPE_WEIGHT * answertype.has_answer(query, s)
                  for s in sentences]
         ranked = sorted(range(len(sentences)), key=lambda i: -score[i])
         fresh = [i for i in ranked if keys[i] not in given] or ranked[:1]
