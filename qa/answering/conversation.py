@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 from qa import lexical
 from qa.answering.cite import strip_markers
+from qa.sentences import sentence_spans
 from qa.types import Turn
 
 PRONOUN = re.compile(r"\b(he|him|his|she|her|hers)\b", re.IGNORECASE)
@@ -70,11 +71,14 @@ def _exchanges(history: Sequence[Turn], last: int = 2) -> list[tuple[str, str]]:
     return pairs[::-1][:last]
 
 
-def antecedent(pronoun: str, history: Sequence[Turn], corpus: Callable[[str], str] = lambda _: "") -> str | None:
+def antecedent(pronoun: str, history: Sequence[Turn], corpus: Callable[[str], str] = lambda _: "",
+               question: str = "") -> str | None:
     """The person a pronoun of the follow-up refers to, or None when the conversation leaves it open.
 
     Candidates come from the last two exchanges, newest first; in a "who" exchange the person the
     answer named comes first. The articles' own "he"/"she" (and "Mr"/"Ms") must single one out;
+    When several fit, the one whose sentences in the articles share most of the follow-up's own words
+    ("When did he resign?": the manager who resigned) is taken, if one shares more than the others;
     without any such evidence, only a lone name given by the latest "who" answer is taken.
 
     >>> h = [Turn("user", "Who negotiated for the union?"), Turn("assistant", "Maria Lopez did [1].")]
@@ -85,6 +89,10 @@ def antecedent(pronoun: str, history: Sequence[Turn], corpus: Callable[[str], st
     'Bo Lind'
     >>> antecedent("he", two) is None  # nothing says which of the two is "he"
     True
+    >>> text = "Ann Ek said she would stay. Bo Lind said he would go. Cy Berg said he had resigned."
+    >>> three = [Turn("user", "Who spoke?"), Turn("assistant", "Ann Ek, Bo Lind and Cy Berg.")]
+    >>> antecedent("he", three, lambda _: text, "When did he resign?")
+    'Cy Berg'
     """
     exchanges = _exchanges(history)
     candidates: list[str] = []
@@ -101,11 +109,33 @@ def antecedent(pronoun: str, history: Sequence[Turn], corpus: Callable[[str], st
     matching = [c for c in candidates if (counts[c][1] > counts[c][0] if feminine else counts[c][0] > counts[c][1])]
     if len(matching) == 1:
         return matching[0]
+    # several fit the pronoun (or nothing tells): the one the follow-up's own words are written about
+    pool = matching or ([] if any(sum(v) for v in counts.values()) else candidates)
+    implied = _implied(question, pool, text, {c: counts[c][1 if feminine else 0] for c in pool})
+    if implied:
+        return implied
     if matching or any(sum(v) for v in counts.values()):
         return None  # several fit, or the evidence points elsewhere: leave the pronoun to the model
     asked, answered = exchanges[0]
     named = [p for p in people(answered) if p not in people(asked)]
     return named[0] if re.match(r"\s*who(m|se)?\b", asked, re.IGNORECASE) and len(named) == 1 else None
+
+
+def _implied(question: str, candidates: Sequence[str], text: str, evidence: dict[str, int]) -> str | None:
+    """The candidate whose sentences in `text` share most of the question's content words, when one
+    shares more than every other; on a tie, the one the articles refer to by the pronoun more often
+    (`evidence`: "his side" makes a team "he" once, its manager's own "he" and "Mr" count more)."""
+    asked = set(lexical.tokens(PRONOUN.sub(" ", question)))
+    if not asked or len(candidates) < 2:
+        return None
+    sentences = [(text[a:b], set(lexical.tokens(text[a:b]))) for a, b in sentence_spans(text)]
+
+    def shared(name: str) -> int:
+        mention = re.compile(rf"\b{re.escape(name.split()[-1])}\b")
+        return max((len(asked & words) for s, words in sentences if mention.search(s)), default=0)
+
+    ranked = sorted(((shared(c), evidence.get(c, 0), c) for c in candidates), reverse=True)
+    return ranked[0][2] if ranked[0][0] > 0 and ranked[0][:2] > ranked[1][:2] else None
 
 
 def resolve(question: str, history: Sequence[Turn], corpus: Callable[[str], str] = lambda _: "") -> str:
@@ -123,7 +153,7 @@ def resolve(question: str, history: Sequence[Turn], corpus: Callable[[str], str]
     m = PRONOUN.search(question)
     if not m or not history:
         return question
-    name = antecedent(m.group(0), history, corpus)
+    name = antecedent(m.group(0), history, corpus, question)
     if not name or name.lower() in question.lower():
         return question
     word = m.group(0).lower()
