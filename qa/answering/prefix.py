@@ -14,6 +14,10 @@ A file is named by a key over everything that makes its bytes valid: the model f
 mtime), the exact prefix tokens, n_ctx and the llama-cpp-python version. The file is checked again
 when read (magic, key, tokens, length, sha256). A file that fails a check, or that llama.cpp refuses,
 is logged and replaced. It is never trusted, and it never stops an answer.
+
+The judge's context (qa.answering.judge) is not saved: its constant opening is 18 tokens, about 0.3 s
+at the 55-75 prompt tokens/s measured on this machine (docs/benchmarks.md), paid once per process and
+only after the answer has streamed. A second file would not pay for itself.
 """
 
 from __future__ import annotations
@@ -105,10 +109,17 @@ def write(path: Path, key: str, tokens: Sequence[int], state: bytes) -> None:
 
 
 def prune(where: Path, keep: int) -> None:
-    """Delete all but the `keep` most recently used state files of the folder."""
-    files = sorted(where.glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
-    for old in files[keep:]:
-        old.unlink(missing_ok=True)
+    """Delete all but the `keep` most recently used state files of the folder (another process may be
+    pruning too: a file gone meanwhile is no error)."""
+    def used(path: Path) -> int:
+        try:
+            return path.stat().st_mtime_ns
+        except OSError:
+            return 0
+
+    for old in sorted(where.glob(f"*{SUFFIX}"), key=used, reverse=True)[keep:]:
+        with contextlib.suppress(OSError):
+            old.unlink()
 
 
 # --- llama-cpp-python 0.3.36: its Llama object's context (`_ctx`) and the bookkeeping load_state does ----
