@@ -63,6 +63,7 @@ check: install
 bench: install
 	$(PY) bench/index_throughput.py
 	$(PY) bench/answer_latency.py
+	$(PY) bench/cold_prefix.py
 	$(PY) bench/scale.py
 
 clean:

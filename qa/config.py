@@ -28,6 +28,8 @@ class Settings:
     llm_model: str = ""  # "" = the bundled Qwen2.5-Coder-1.5B GGUF; else a .gguf path
     embed_backend: str = "auto"  # auto | onnx | torch
     cache_dir: Path = dataclasses.field(default_factory=_default_cache_dir)
+    # the evaluated opening of every prompt, saved in cache_dir/prefix-state for the next process
+    prefix_cache: bool = True
     # chunking (chosen by recall@k on ../shared/eval, see README)
     chunk_words: int = 80
     chunk_overlap: int = 1  # sentences shared by neighbouring chunks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from qa.indexing.build import build_index
 from qa.indexing.ingest import SUFFIXES
 from qa.store import ArticleInfo
 from qa.types import Answer, AnswerSentence, Article, Chunk, Citation, Hit, Timings, parse_history
-from web.handlers import ChatApp
+from web.handlers import ChatApp, Models
 from web.layout import build_ui
 from web.render import cite_link, render_answer, render_article, render_library, render_sources
 from web.server import Serving, launch_options, serving
@@ -335,6 +336,52 @@ def test_stop_closes_the_stream_at_once(settings: Settings, fake_embedder: HashE
             break
     steps.close()  # what Gradio does when Stop cancels the event
     assert closed == [True]
+
+
+class _SlowStart(_Generator):
+    """Loads (and primes its opening) only once the test opens the gate, as the real LLM takes seconds."""
+
+    def __init__(self, reply: str):
+        super().__init__(reply)
+        self.gate = threading.Event()
+        self.primed = False
+        self.loads = 0
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        self.gate.wait(30)
+
+    def prime(self, messages: Sequence[dict[str, str]]) -> str:
+        with self._lock:  # as LlamaGenerator's: the second caller finds it done
+            if self.primed:
+                return "held"
+            self.gate.wait(30)
+            self.loads += 1
+            self.primed = True
+            return "evaluated"
+
+
+def test_a_question_during_the_warm_up_waits_with_a_status_then_answers(settings: Settings,
+                                                                       fake_embedder: HashEmbedder) -> None:
+    build_index(settings, embedder=fake_embedder)
+    gen = _SlowStart("Brinken and Lavrov met in Stockholm on December 2 [1].")
+    engine = Engine(settings, embedder=fake_embedder, generator=gen)
+    models = Models(engine)
+    chat = ChatApp(engine, settings, models)
+    models.start()  # as web.server.serve does, once the page is up
+    steps = _run_lazily(chat, "Where did Blinken and Lavrov meet on December 2?")
+    assert "Loading the models" in next(steps)[0][-1]["content"]
+    assert "Loading the language model" in next(steps)[0][-1]["content"]  # then it waits for the warm-up
+    assert not models.loaded.is_set() and gen.loads == 0
+    gen.gate.set()
+    last = list(steps)[-1]
+    assert 'href="#cite-0-1"' in last[0][-1]["content"]  # answered
+    assert models.loaded.wait(10) and not models.error and gen.loads == 1  # one load, not two
+    assert "Searching the articles" in next(_run_lazily(chat, "And where?"))[0][-1]["content"]
+
+
+def _run_lazily(chat: ChatApp, question: str) -> Iterator[tuple[Any, ...]]:
+    return chat.respond(question, [], 4, 0.1, 128, False)
 
 
 def test_errors_become_chat_messages(chat_app: ChatApp) -> None:

@@ -48,7 +48,8 @@ TIMELINE_BRIDGE = re.compile(r"^tl-(\d{1,6})-(\d{1,4})(?::\d{1,20})?$")  # event
 
 
 class Models:
-    """Loads the embedder and the LLM in a background thread so the page is up at once."""
+    """Loads the embedder, the LLM (its prompts' opening restored or evaluated) and the judge in a background
+    thread, so the page is up at once; a question asked meanwhile waits for them in Engine.ask, with a status."""
 
     def __init__(self, engine: Engine):
         self.engine = engine

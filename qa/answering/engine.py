@@ -17,19 +17,19 @@ from datetime import date
 
 from qa import store as store_mod
 from qa import tuning
+from qa.answering import prefix
 from qa.answering.cite import attribute, nearby, strip_markers
 from qa.answering.conversation import resolve
 from qa.answering.generate import Generator, llama_generator
 from qa.answering.judge import Judge, confidence
 from qa.answering.prompt import (
     REFUSAL,
-    SYSTEM,
     build_prompt,
     clip_question,
     close_sources,
+    opening,
     select_sentences,
     time_note,
-    user_message,
     widen,
 )
 from qa.answering.query import Query, parse_query
@@ -53,6 +53,7 @@ REFUSAL_PATTERN = re.compile(
 # the articles are silent.
 UNVERIFIED = "The articles do not clearly state an answer: no source was found to say it."
 UNGROUNDED = "No cited passage clearly supports this answer: check the sources before repeating it."
+LOADING = "Loading the language model (first question only)…"
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ class Engine:
         with self._lock:
             if self._generator is None:
                 s = self.settings
-                self._generator = llama_generator(llm_model_path(s), s.n_ctx, s.n_threads)
+                self._generator = llama_generator(llm_model_path(s), s.n_ctx, s.n_threads, prefix.folder(s))
             return self._generator
 
     @property
@@ -218,15 +219,20 @@ class Engine:
             return self._judge
 
     def warm_up(self) -> None:
-        """Load the models and evaluate the system prompt: the first answer starts as fast as the rest."""
-        parts = (self.embedder, self.generator, *((self.judge,) if self.settings.judge else ()))
-        for part in parts:  # the judge's context too: the first answer must not wait for it
-            warm = getattr(part, "warm_up", None)
-            if warm is not None:
-                warm()
+        """Load the models and put the prompts' opening in the LLM's context: the first answer starts as
+        fast as the rest. The judge comes last: an answer is written before it is needed."""
+        _warm(self.embedder)
+        _warm(self.generator)
+        self.prime()
+        if self.settings.judge:  # its context too: the first answer must not wait for it
+            _warm(self.judge)
+
+    def prime(self) -> None:
+        """The opening every prompt shares (the system prompt and the user message's constant start) put
+        in the LLM's context: restored from the state an earlier process saved, or evaluated and saved."""
         prime = getattr(self.generator, "prime", None)
-        if prime is not None:  # a user message without sources: every prompt shares its opening
-            prime([{"role": "system", "content": SYSTEM}, {"role": "user", "content": user_message("", [], [])}])
+        if prime is not None:
+            prime(opening())
 
     def store(self) -> store_mod.Store:
         """The live generation; re-opened when a build has switched CURRENT."""
@@ -271,8 +277,12 @@ class Engine:
                               query.search_text, llm_called=False))
             return
         generator = self.generator
-        if not getattr(generator, "loaded", True):
-            yield Status("Loading the language model (first question only)…")
+        # a generator without an opening to prime (the fakes, replayed answers) counts as primed
+        primed = getattr(generator, "primed", True)
+        if not (primed and getattr(generator, "loaded", True)):
+            yield Status(LOADING)
+        if not primed:  # a fresh process (`qa ask`), or a question while the app warms up: it waits here
+            self.prime()
         today = _today(settings)
         hits, texts = evidence(found, store, self.embedder, settings)
         prompt = build_prompt(query.text, hits, history, generator, settings.max_tokens,
@@ -332,6 +342,12 @@ def evidence(found: Retrieval, store: store_mod.Store, embedder: Embedder, setti
         passages = list(found.hits)
     selected = select_sentences(found.query, passages, embedder, settings.passage_words)
     return close_sources(passages, selected, settings.source_ratio)
+
+
+def _warm(part: object) -> None:
+    warm = getattr(part, "warm_up", None)
+    if warm is not None:
+        warm()
 
 
 def _today(settings: Settings) -> date:

@@ -4,7 +4,8 @@ One model per process (cached by path), a lock around it (llama.cpp contexts are
 thread-safe), threads = cores, streaming. The prompt is rendered with the model's own
 chat template (from the GGUF metadata) and tokenised by us, so its length is exact and
 the budget in prompt.py can guarantee llama.cpp never truncates anything silently.
-A constant system prompt comes first so llama.cpp reuses its cached prefix.
+A constant system prompt comes first so llama.cpp reuses its cached prefix; `prime` puts that
+opening in the context at start, restored from the state an earlier process saved (qa.answering.prefix).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import atexit
 import functools
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from qa.answering import prefix as prefix_state
 from qa.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -40,16 +43,23 @@ class Generator(Protocol):
 class LlamaGenerator:
     """A GGUF model through llama-cpp-python, loaded on first use."""
 
-    def __init__(self, path: Path, n_ctx: int = 4096, threads: int = 2):
+    def __init__(self, path: Path, n_ctx: int = 4096, threads: int = 2, state_dir: Path | None = None):
         self.path, self.n_ctx, self.threads = path, n_ctx, threads
+        self.state_dir = state_dir  # where `prime` saves and finds the opening's state; None: never saved
         self._llm: Any = None
         self._template: Any = None
+        self._primed = False
         self._load_lock = threading.Lock()
         self._lock = threading.Lock()  # one generation at a time
 
     @property
     def loaded(self) -> bool:
         return self._llm is not None
+
+    @property
+    def primed(self) -> bool:
+        """`prime` has put the prompts' opening in this context (a later prompt may have replaced it)."""
+        return self._primed
 
     def warm_up(self) -> None:
         self._load()
@@ -86,13 +96,50 @@ class LlamaGenerator:
         text = self.render(messages, add_generation_prompt)
         return list(llm.tokenize(text.encode(), add_bos=False, special=True))
 
-    def prime(self, messages: Sequence[Message]) -> None:
-        """Evaluate the opening messages (the constant system prompt) now, so the first question
-        reuses them from llama.cpp's cache like every later one does."""
-        prefix = self.tokens(messages, add_generation_prompt=False)
+    def opening_tokens(self, messages: Sequence[Message]) -> list[int]:
+        """The tokens of every prompt that starts with `messages` and goes on writing the last one: the
+        rendered messages up to the end of the last one's text (not the template's closing of it), less
+        their last token, which the text that follows may merge with."""
+        text = self.render(messages, add_generation_prompt=False)
+        last = messages[-1]["content"]
+        at = text.rfind(last) if last else -1
+        end = at + len(last) if at >= 0 else len(text)
+        return list(self._llm.tokenize(text[:end].encode(), add_bos=False, special=True))[:-1]
+
+    def prime(self, messages: Sequence[Message]) -> str:
+        """Put the opening every prompt shares (the constant system prompt and instruction) in the context
+        now, so the first question reuses it like every later one does: restored from the state saved by
+        an earlier process when there is one, else evaluated, and saved for the next process.
+        Returns how: "held" (already there), "restored" or "evaluated"."""
+        llm = self._load()
+        prefix = self.opening_tokens(messages)
         with self._lock:
-            self._llm.reset()
-            self._llm.eval(prefix)
+            if llm.n_tokens >= len(prefix) and list(llm.input_ids[:len(prefix)]) == prefix:
+                self._primed = True
+                return "held"  # two callers at once (the app's warm-up and a question): the second waits here
+            started = time.perf_counter()
+            path, key = self._state_file(prefix)
+            if path is not None and prefix_state.restore(llm, prefix, path, key):
+                how = "restored"
+            else:
+                llm.reset()
+                llm.eval(prefix)
+                if path is not None:
+                    prefix_state.save(llm, prefix, path, key)
+                how = "evaluated"
+            self._primed = True
+        log.info("the prompts' opening (%d tokens) %s in %.0f ms", len(prefix), how,
+                 (time.perf_counter() - started) * 1000)
+        return how
+
+    def _state_file(self, prefix: Sequence[int]) -> tuple[Path | None, str]:
+        """The file of this model, prefix and context size in `state_dir`, and its key; no file when off."""
+        if self.state_dir is None:
+            return None, ""
+        import llama_cpp
+
+        key = prefix_state.state_key(self.path, prefix, self.n_ctx, llama_cpp.__version__)
+        return prefix_state.state_path(self.state_dir, key), key
 
     def count(self, messages: Sequence[Message]) -> int:
         return len(self.tokens(messages))
@@ -147,8 +194,8 @@ def _chat_template(llm: Any) -> Any:
 
 
 @functools.cache
-def llama_generator(path: Path, n_ctx: int, threads: int) -> LlamaGenerator:
+def llama_generator(path: Path, n_ctx: int, threads: int, state_dir: Path | None = None) -> LlamaGenerator:
     """One model instance per process and configuration."""
-    generator = LlamaGenerator(path, n_ctx, threads)
+    generator = LlamaGenerator(path, n_ctx, threads, state_dir)
     atexit.register(generator.close)  # freed before interpreter teardown, not in a noisy __del__
     return generator

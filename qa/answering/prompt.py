@@ -33,6 +33,7 @@ MAX_TURN_CHARS = 600  # an old answer is context, not evidence
 # Opens every user message: constant, so llama.cpp keeps it with the system prompt in its cached
 # prefix (after the question it cost ~18 fresh tokens, a quarter of a second, on every answer).
 INSTRUCTION = "Answer from the sources only, with the source number in brackets after every sentence."
+OPENING = f"{INSTRUCTION}\nSources:\n"  # how every user message starts: the numbered sources follow
 
 SYSTEM = f"""You answer questions about news articles, using only the numbered sources the user gives you.
 - Answer in one or two full sentences that state the facts, reusing the words of the sources.
@@ -72,7 +73,13 @@ def format_sources(sources: Sequence[Hit], texts: Sequence[str]) -> str:
 
 def user_message(question: str, sources: Sequence[Hit], texts: Sequence[str], note: str = "") -> str:
     note = f"{note}\n" if note else ""
-    return f"{INSTRUCTION}\nSources:\n{format_sources(sources, texts)}\n\n{note}Question: {question}"
+    return f"{OPENING}{format_sources(sources, texts)}\n\n{note}Question: {question}"
+
+
+def opening() -> list[Message]:
+    """The messages every prompt starts with: the system prompt, then the user message's constant opening
+    (the LLM's context keeps them evaluated, and qa.answering.prefix saves them for the next process)."""
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": OPENING}]
 
 
 def time_note(intent: TimeIntent, range_applied: bool, today: date) -> str:
