@@ -39,7 +39,7 @@ class Settings:
     fetch_max_mb: float = 5.0  # a page or feed larger than this is refused, not truncated
     user_agent: str = "news-qa/0.1 (offline news archive; fetches only the pages its user asks for)"
     # retrieval
-    top_k: int = 3  # passages (the numbered sources of a prompt); 3 x 40 words: see README, answer latency
+    top_k: int = 3  # passages (the numbered sources of a prompt); 3 x 60 words: see qa/tuning.py
     candidates: int = 30  # per retriever, before fusion
     per_article: int = 2  # diversity: at most this many passages of one article
     gate: bool = True  # refuse without calling the LLM when nothing is relevant
@@ -48,7 +48,7 @@ class Settings:
     # generation
     temperature: float = 0.0  # greedy: the most faithful choice for a small model, and reproducible
     max_tokens: int = 192
-    passage_words: int = 40  # the best-matching sentences of each passage, up to this many words; 0: whole passages
+    passage_words: int = 60  # the best-matching sentences of each passage, up to this many words; 0: whole passages
     lead_sentences: int = 3  # an article's first passage near its top also offers its lead's sentences; 0: off
     follow_sentence: bool = True  # a passage also offers the next sentence in its paragraph (a quote after it)
     judge: bool = True  # the LLM reads an accepted answer against its cited sentences before it is shown

@@ -38,12 +38,19 @@ SUPPORT_ASKED_MIN = 0.3
 # this much above one that only shares the question's words (qa.answering.prompt.select_sentences).
 TYPE_WEIGHT = 0.5
 
-# --- the evidence in the prompt (defaults in qa.config.Settings: top_k=3, passage_words=40) ---------------
+# --- the evidence in the prompt (defaults in qa.config.Settings: top_k=3, passage_words=60) ---------------
+# 60 words per passage against 40, full answering with the judge (`qa eval`, the answers' LLM replies recorded):
+#   newsA questions (dev, 32 answerable + 18 unanswerable): accuracy 0.531 -> 0.625, answerable refused 10 -> 9,
+#   unanswerable refused 16 -> 15 of 18 (fabricated 2 -> 3), wrong answers shown as supported 5 -> 3;
+#   seeds_trust: 4/8 -> 5/8 right, 15/15 refused either way, wrong-supported 1 -> 2; seeds_qa 0.833 both.
+#   Prompt tokens 471 -> 533 (newsA), 424 -> 467 (seeds_trust): about 0.8 s more prefill on 2 cores.
+# Measured and not adopted: one more system-prompt rule ("Give the exact names, numbers and dates the question
+# asks for, as the sources write them"), at 40 words on newsA: the same 0.531 and the same failures, +20 tokens.
 # Whole passages of the top 4 (QA_PASSAGE_WORDS=0 QA_TOP_K=4, ~749 prompt tokens) against the best 40 words of
-# each of the top 3 (~471) on newsA questions (dev, 32 answerable + 18 unanswerable): without the judge,
-# accuracy 0.688 vs 0.625, unanswerable refused 8/18 vs 10/18, fabricated 10 vs 8; with the judge (as shipped)
-# 0.500 vs 0.531, 15/18 vs 16/18, answerable refused 12/32 vs 10/32, fabricated 3 vs 2. More text lets the
-# small model find more answers but also more to guess from, and the judge removes the gain: not adopted.
+# each of the top 3 (~471) on newsA questions: without the judge, accuracy 0.688 vs 0.625, unanswerable refused
+# 8/18 vs 10/18, fabricated 10 vs 8; with the judge 0.500 vs 0.531, 15/18 vs 16/18, answerable refused 12/32 vs
+# 10/32, fabricated 3 vs 2. More text lets the small model find more answers but also more to guess from, and
+# the judge removes the gain: not adopted.
 
 # --- qa.answering.judge: the LLM's second reading --------------------------------------------------------
 # An answer is shown only when the judge's two readings of its best cited sentences (does the passage say
