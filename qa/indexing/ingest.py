@@ -17,11 +17,12 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 from dateutil import parser as date_parser
 
@@ -537,17 +538,19 @@ def _parse_json(text: str, rel: str) -> list[_Draft | Skipped]:
 
 def _parse_jsonl(text: str, rel: str) -> list[_Draft | Skipped]:
     """One JSON object a line (ids `doc_id`, else `path#lineno`); a broken line skips only itself."""
-    items: list[_Draft | Skipped] = []
+    return [line if isinstance(line, Skipped) else _record(line[1], rel, f"{rel}#{line[0]}", f"line {line[0]}")
+            for line in _json_lines(text, rel)]
+
+
+def _json_lines(text: str, rel: str) -> Iterator[tuple[int, Any] | Skipped]:
+    """Each non-blank line's number and parsed JSON; a line that does not parse is a Skipped naming it."""
     for lineno, line in enumerate(text.split("\n"), start=1):  # not splitlines(): JSON may hold U+2028
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            yield lineno, json.loads(line)
         except json.JSONDecodeError as exc:
-            items.append(Skipped(rel, f"invalid JSON on line {lineno}: {exc}"))
-            continue
-        items.append(_record(record, rel, f"{rel}#{lineno}", f"line {lineno}"))
-    return items
+            yield Skipped(rel, f"invalid JSON on line {lineno}: {exc}")
 
 
 def _parse_pdf(data: bytes, rel: str) -> list[_Draft | Skipped]:
@@ -623,14 +626,11 @@ def _read_sidecar(root: Path) -> tuple[dict[str, _Meta], list[Skipped]]:
         return {}, [Skipped(SIDECAR, str(exc))]
     metas: dict[str, _Meta] = {}
     problems: list[Skipped] = []
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
+    for line in _json_lines(text, SIDECAR):
+        if isinstance(line, Skipped):
+            problems.append(line)
             continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(Skipped(SIDECAR, f"invalid JSON on line {lineno}: {exc}"))
-            continue
+        lineno, entry = line
         key = entry.get("path") if isinstance(entry, dict) else None
         if not isinstance(key, str) or not key.strip():
             problems.append(Skipped(SIDECAR, f'line {lineno}: no "path"'))
