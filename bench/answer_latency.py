@@ -1,6 +1,6 @@
 """Answer latency and quality with the default model, per configuration, beside a baseline.
 
-Runs the answerable (and unanswerable) questions of ../shared/eval/seeds_qa.jsonl through
+Runs the answerable (and unanswerable) questions of eval/seeds/seeds_qa.jsonl through
 the real pipeline (bundled MiniLM + Qwen2.5-Coder-1.5B Q4_K_M on this CPU) for several
 configurations of the latency levers (passages, sentence selection), and a baseline in the
 same run: a LlamaIndex-starter-style prompt (its default text_qa template, the top 2
@@ -30,7 +30,7 @@ from qa.config import load  # noqa: E402
 from qa.evaluate import expect_ok, load_questions, run_eval  # noqa: E402
 from qa.indexing.build import build_index  # noqa: E402
 
-QUESTIONS = ROOT.parent / "shared" / "eval" / "seeds_qa.jsonl"
+QUESTIONS = ROOT / "eval" / "seeds" / "seeds_qa.jsonl"  # the repository's copy of the public set
 STARTER_TEMPLATE = ("Context information is below.\n---------------------\n{context}\n---------------------\n"
                     "Given the context information and not prior knowledge, answer the query.\n"
                     "Query: {query}\nAnswer: ")
