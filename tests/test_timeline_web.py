@@ -16,7 +16,7 @@ from qa.indexing.build import build_index
 from qa.types import EventSource, Timeline, TimelineEvent, When
 from web.handlers import ChatApp
 from web.layout import build_ui
-from web.render import events_between, render_timeline, timeline_frame
+from web.render import events_between, render_timeline, timeline_frame, timeline_limits
 
 from .fakes import HashEmbedder, ScriptedGenerator
 from .test_timeline import STOCKHOLM, write_dated_articles
@@ -52,8 +52,9 @@ def test_the_timeline_list_is_escaped_and_links_each_source() -> None:
 def test_the_plot_rows_and_the_brush() -> None:
     timeline = _timeline()
     frame = timeline_frame(timeline)
-    assert list(frame.columns) == ["date", "outlets", "precision", "when", "event"]
+    assert list(frame.columns) == ["date", "outlets", "precision", "when", "event", "n"]
     assert frame["outlets"].tolist() == [2, 1] and frame["when"].tolist() == ["2021-12-02", "2022-01-21"]
+    assert frame["n"].tolist() == [0, 1]  # each dot's event, for a click on it (static/app.js)
     for value in (frame, timeline_frame(None)):  # what Gradio sends to the page, empty or not
         data = gr.ScatterPlot(x="date", y="outlets").postprocess(value)
         assert data is not None and data.datatypes["date"] == "temporal"
@@ -61,6 +62,14 @@ def test_the_plot_rows_and_the_brush() -> None:
     assert events_between(timeline, midnight - 3600, midnight + 3600) == [0]
     assert events_between(timeline, midnight + 86400 * 365, midnight) == [0, 1]  # either direction
     assert events_between(timeline, 0, 10) == []
+    # the axes padded: no dot on the plot's edge, where a drag beside it would start outside the plot
+    x_lim, y_lim = timeline_limits(timeline)
+    geneva = datetime(2022, 1, 21, tzinfo=UTC).timestamp()
+    assert x_lim is not None and x_lim[0] < midnight - 86400 and x_lim[1] > geneva + 86400
+    assert y_lim == [0, 3]  # two outlets at most
+    one_day = timeline_limits(Timeline("one", timeline.events[:1]))[0]
+    assert one_day is not None and one_day[0] < midnight < one_day[1]
+    assert timeline_limits(None) == (None, None) and timeline_limits(Timeline("nothing", ())) == (None, None)
 
 
 @pytest.fixture
@@ -77,6 +86,9 @@ def _is_skip(value: Any) -> bool:
 def test_show_timeline_then_open_an_event(app: ChatApp) -> None:
     timeline, listing, frame, viewer = app.show_timeline("Blinken Lavrov", "", "")
     assert isinstance(timeline, Timeline) and len(frame) == len(timeline.events) >= 5 and viewer == ""
+    axes = app.timeline_axes(timeline)  # sent after the rows, never with them (Gradio 6 drops the rows)
+    assert set(axes) == {"__type__", "x_lim", "y_lim"} and axes["x_lim"][0] < frame["date"].min().timestamp()
+    assert app.timeline_axes(None) == {"__type__": "update", "x_lim": None, "y_lim": None}
     i = next(k for k, e in enumerate(timeline.events) if e.text == STOCKHOLM)
     assert f'href="#tl-{i}-1"' in listing  # the copy's outlet
     listing, viewer = app.on_timeline_bridge(f"tl-{i}-1:1700000000", timeline)
@@ -121,4 +133,5 @@ def test_the_page_has_the_timeline_tab_and_keeps_ask_the_only_api(app: ChatApp, 
             "timeline-viewer", "timeline-bridge"} <= ids
     assert list(demo.get_api_info()["named_endpoints"]) == ["/ask"]
     assert "a[href^=\"#tl-\"]" in server.JS and "#timeline-bridge" in server.JS
+    assert "#timeline-plot g.mark-symbol.role-mark path" in server.JS  # a click on a dot, to the bridge
     assert "#timeline-viewer #cited-span" in layout.TIMELINE_JS and ".tl-event" in server.CSS

@@ -35,6 +35,7 @@ from web.render import (
     render_summary,
     render_timeline,
     timeline_frame,
+    timeline_limits,
 )
 from web.state import DRAFT, Exchange, chat_messages, citation_of, cited_choices, history_of, restored, stored
 from web.uploads import save_upload
@@ -380,6 +381,13 @@ class ChatApp:
             log.exception("the timeline failed")
             return None, render_error(f"the timeline failed ({type(exc).__name__}: {exc})"), timeline_frame(None), ""
         return timeline, render_timeline(timeline), timeline_frame(timeline), ""
+
+    def timeline_axes(self, timeline: Timeline | None) -> Any:
+        """The plot's axes for the timeline just shown, padded so that every dot lies inside the plot,
+        where a drag across it starts (render.timeline_limits). Sent after the rows, in an event of its
+        own: Gradio 6's plot drops the rows when new rows and new limits arrive in one update."""
+        x_lim, y_lim = timeline_limits(timeline)
+        return gr.update(x_lim=x_lim, y_lim=y_lim)
 
     def open_event(self, event: TimelineEvent, j: int) -> str:
         """Source j of an event: its article, the event's sentence marked and scrolled to."""

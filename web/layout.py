@@ -177,7 +177,7 @@ def timeline_tab() -> dict[str, Any]:
     plot = gr.ScatterPlot(timeline_frame(None), x="date", y="outlets", color="precision",
                           color_map=precision_colours(), tooltip=["when", "event"], x_title="date",
                           y_title="outlets stating it", height=260, elem_id="timeline-plot",
-                          label="Events on a time axis: drag across dots to open them")
+                          label="Events on a time axis: drag across dots to mark them, or click a dot to open it")
     with gr.Row():
         with gr.Column(scale=3):
             listing = gr.HTML(render_timeline(None), elem_id="timeline-list", max_height=640)
@@ -189,13 +189,14 @@ def timeline_tab() -> dict[str, Any]:
 
 
 def timeline_events(app: ChatApp, t: dict[str, Any]) -> None:
-    """Show a timeline; a click on an event (through the hidden bridge, as citations do) or a brush on
-    the plot opens its sentence in its article."""
+    """Show a timeline; a click on an event or on a dot of the plot (through the hidden bridge, as
+    citations do) or a brush on the plot (its select event) opens its sentence in its article."""
     private: dict[str, Any] = {"api_visibility": "private"}
     show = [t["topic"], t["since"], t["until"]]
     for event in (t["button"].click, t["topic"].submit):
-        event(app.show_timeline, show, [t["state"], t["list"], t["plot"], t["viewer"]], concurrency_id="timeline",
-              **private)
+        shown = event(app.show_timeline, show, [t["state"], t["list"], t["plot"], t["viewer"]],
+                      concurrency_id="timeline", **private)
+        shown.then(app.timeline_axes, [t["state"]], [t["plot"]], show_progress="hidden", **private)
     # change, not input: the click listener (static/app.js) sets the hidden box's value from JavaScript
     t["bridge"].change(app.on_timeline_bridge, [t["bridge"], t["state"]], [t["list"], t["viewer"]],
                        show_progress="hidden", **private).then(None, js=TIMELINE_JS, **private)

@@ -293,7 +293,8 @@ PRECISION_NOTES = {
 # One colour per precision on the plot, fainter as the date gets vaguer.
 PRECISION_COLOURS = {"day": "#1f5fbf", "week": "#4c8fe0", "month": "#8a6fd1", "year": "#b07cc6",
                      "published": "#9a9a9a"}
-PLOT_COLUMNS = ("date", "outlets", "precision", "when", "event")
+# "n" is the event's place in the timeline: a click on a dot sends it to the bridge (static/app.js)
+PLOT_COLUMNS = ("date", "outlets", "precision", "when", "event", "n")
 
 
 def _sources_line(i: int, event: TimelineEvent) -> str:
@@ -333,7 +334,8 @@ def render_timeline(timeline: Timeline | None, selected: Sequence[int] = ()) -> 
 
 def timeline_frame(timeline: Timeline | None) -> Any:
     """The events as the plot's rows (a pandas DataFrame): x the day each is placed at, y the number of
-    outlets that state it, coloured by the date's precision; the tooltip shows the date and the sentence."""
+    outlets that state it, coloured by the date's precision; the tooltip shows the date and the sentence;
+    n, the event's index in the timeline, is not shown but travels with each dot for a click on it."""
     import pandas as pd  # local: only the app's timeline plot needs it
 
     events = timeline.events if timeline else ()
@@ -344,7 +346,22 @@ def timeline_frame(timeline: Timeline | None) -> Any:
         "when": pd.Series([e.when.label() for e in events], dtype="object"),
         "event": pd.Series([e.text if len(e.text) <= 140 else e.text[:140] + "…" for e in events],
                            dtype="object"),
+        "n": pd.Series(range(len(events)), dtype="int64"),
     }, columns=list(PLOT_COLUMNS))
+
+
+def timeline_limits(timeline: Timeline | None) -> tuple[list[float] | None, list[float] | None]:
+    """The plot's axes (x in seconds since 1970, as Gradio takes a time axis's limits; y in outlets),
+    padded so that no dot sits on the plot's edge: Gradio's plot fits the axes to the data, which puts
+    the first and last events on the left and right borders, half clipped, where a drag that starts
+    beside them begins outside the plot and is ignored (a brush starts only inside it). None: fit."""
+    if timeline is None or not timeline.events:
+        return None, None
+    days = [datetime(e.when.day.year, e.when.day.month, e.when.day.day, tzinfo=UTC).timestamp()
+            for e in timeline.events]
+    low, high = min(days), max(days)
+    pad = max((high - low) * 0.04, 2 * 86400.0)
+    return [low - pad, high + pad], [0.0, max(len(e.sources) for e in timeline.events) + 1.0]
 
 
 def events_between(timeline: Timeline, low: float, high: float) -> list[int]:

@@ -41,7 +41,33 @@
     setTimeout(() => URL.revokeObjectURL(url), 10000);
     return [];
   };
+  // a key for the server, through a hidden textbox whose change event the server reads: the Timeline
+  // tab's keys ("tl-i-j") through its own box, the others through the chat's
+  const bridgeTo = (key) => {
+    const bridge = key.startsWith('tl-') ? '#timeline-bridge' : '#cite-bridge';
+    const box = document.querySelector(bridge + ' textarea, ' + bridge + ' input');
+    if (!box) return;
+    box.value = key + ':' + Date.now();
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  };
+  // where the pointer went down: a click on a dot is one that did not move (a drag is the plot's brush)
+  let down = null;
+  document.addEventListener('pointerdown', (ev) => { down = [ev.clientX, ev.clientY]; }, true);
   document.addEventListener('click', (ev) => {
+    // a dot of the Timeline plot: Gradio's plot reports only a dragged stretch (a click makes an empty
+    // brush, which it drops), but Vega keeps each dot's row on its SVG element, and the row's "n" is the
+    // event's index in the timeline (render.timeline_frame): it opens as a click on the event's line does.
+    // Inside a dragged stretch the brush's rectangle lies over the dots: the dot is the one under it.
+    const dots = '#timeline-plot g.mark-symbol.role-mark path';
+    const still = down && Math.hypot(ev.clientX - down[0], ev.clientY - down[1]) < 5;
+    const inPlot = still && ev.target && ev.target.closest && ev.target.closest('#timeline-plot');
+    const dot = inPlot && (ev.target.closest(dots) ||
+      document.elementsFromPoint(ev.clientX, ev.clientY).find((el) => el.matches && el.matches(dots)));
+    const row = dot && dot.__data__ && dot.__data__.datum;
+    if (row && Number.isInteger(row.n) && row.n >= 0) {
+      bridgeTo('tl-' + row.n + '-0');
+      return;
+    }
     const a = ev.target && ev.target.closest &&
       ev.target.closest('a[href^="#cite-"], a[href^="#open-"], a[href^="#hit-"], a[href^="#tl-"]');
     if (!a) return;
@@ -55,11 +81,6 @@
       card.classList.add('selected');
       card.scrollIntoView({block: 'nearest'});
     }
-    // a timeline event ("tl-i-j") has its own bridge, read by the Timeline tab
-    const bridge = key.startsWith('tl-') ? '#timeline-bridge' : '#cite-bridge';
-    const box = document.querySelector(bridge + ' textarea, ' + bridge + ' input');
-    if (!box) return;
-    box.value = key + ':' + Date.now();
-    box.dispatchEvent(new Event('input', {bubbles: true}));
+    bridgeTo(key);  // a timeline event ("tl-i-j") has its own bridge, read by the Timeline tab
   }, true);
 }
