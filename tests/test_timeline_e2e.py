@@ -99,19 +99,24 @@ def _clickable_dots(page: Page) -> list[tuple[int, int]]:
     return [(int(k), int(i)) for k, i in pairs]
 
 
-def test_a_drag_across_the_plot_opens_the_events_it_covers(page: Page) -> None:
-    n = _show(page, "Blinken Lavrov")
-    _plot_drawn(page, n)
+def _drag_across(page: Page) -> None:
+    """A mouse drag over every dot. Gradio's plots report a dragged stretch of the time axis (a brush),
+    from a drag that starts inside the plot: here beside the first dot, which the padded axis keeps off
+    the plot's edge."""
     box = page.locator("#timeline-plot svg g.mark-symbol.role-mark").first.bounding_box()
     assert box is not None
-    # Gradio's plots report a dragged stretch of the time axis (a brush), from a drag that starts inside
-    # the plot: here beside the first dot, which the padded axis keeps off the plot's edge
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] - 8, y)
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] / 2, y, steps=8)
     page.mouse.move(box["x"] + box["width"] + 8, y, steps=8)
     page.mouse.up()
+
+
+def test_a_drag_across_the_plot_opens_the_events_it_covers(page: Page) -> None:
+    n = _show(page, "Blinken Lavrov")
+    _plot_drawn(page, n)
+    _drag_across(page)
     page.wait_for_selector("#timeline-list .tl-event.selected", timeout=30_000)
     assert page.locator("#timeline-list .tl-event.selected").count() == n  # the whole axis: every event
     page.locator("#timeline-viewer mark#cited-span").wait_for(state="visible")
@@ -145,13 +150,7 @@ def test_a_click_on_a_dot_opens_its_event(page: Page) -> None:
     first_k, first_i = dots[0]
     opens(first_k, first_i)
     # after a drag marks every event, a click on one dot (inside the brush) marks that one alone
-    box = page.locator("#timeline-plot svg g.mark-symbol.role-mark").first.bounding_box()
-    assert box is not None
-    y = box["y"] + box["height"] / 2
-    page.mouse.move(box["x"] - 8, y)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] + 8, y, steps=8)
-    page.mouse.up()
+    _drag_across(page)
     page.wait_for_function(f"() => document.querySelectorAll('#timeline-list .tl-event.selected').length === {n}",
                            timeout=30_000)
     last_k, last_i = dots[-1]
