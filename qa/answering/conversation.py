@@ -51,7 +51,8 @@ def _gender_counts(name: str, text: str) -> tuple[int, int]:
     he = 3 * len(re.findall(rf"\bMr\.?\s+{last}\b", text))
     she = 3 * len(re.findall(rf"\b(?:Ms|Mrs|Miss)\.?\s+{last}\b", text))
     for m in re.finditer(rf"\b{last}\b", text):
-        rest, *after = re.split(r"(?<=[.!?])\s+", text[m.end():m.end() + 400])
+        window = text[m.end():m.end() + 400]
+        rest, *after = [window[a:b] for a, b in sentence_spans(window)[:2]] or [window]
         # the mention's own sentence, and the next one when it opens with a pronoun ("She said ...")
         opening = PRONOUN.match(after[0]) if after else None
         words = {w.lower() for w in PRONOUN.findall(rest)} | ({opening.group(0).lower()} if opening else set())

@@ -18,7 +18,7 @@ from datetime import date
 from qa import store as store_mod
 from qa import tuning
 from qa.answering import prefix
-from qa.answering.cite import attribute, nearby, strip_markers
+from qa.answering.cite import attribute, nearby, split_claims, strip_markers
 from qa.answering.conversation import resolve
 from qa.answering.generate import Generator, llama_generator
 from qa.answering.judge import Judge, confidence
@@ -83,27 +83,6 @@ def clean_question(question: str) -> str:
     return clip_question(text)
 
 
-# A sentence of the model's answer ends at . ! ? or a citation marker, before a capital or a quote;
-# not after an initial or a title ("The U.S. agreed", "Mr. Lavrov said"), which open no sentence.
-_ANSWER_BREAK = re.compile(r"(?<=[.!?\]])\s+(?=[A-Z\"“‘(\[])")
-_ABBREVIATION = re.compile(r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Prof|Gen|Gov|Sen|Rep|Lt|Col|No|Vs|vs))\.$")
-
-
-def answer_sentences(text: str) -> list[str]:
-    """The model's answer split into its sentences, markers kept with the sentence they close.
-
-    >>> answer_sentences("The U.S. and China met [1]. Mr. Lavrov spoke [2] Then they left.")
-    ['The U.S. and China met [1].', 'Mr. Lavrov spoke [2]', 'Then they left.']
-    """
-    out: list[str] = []
-    for piece in _ANSWER_BREAK.split(text.strip()):
-        if out and _ABBREVIATION.search(out[-1]):
-            out[-1] = f"{out[-1]} {piece}"
-        elif piece:
-            out.append(piece)
-    return out
-
-
 def _key(sentence: str) -> str:
     """What a sentence says, markers, case and punctuation aside."""
     return re.sub(r"\[[^\]]*\]|\W", "", sentence.lower())
@@ -117,7 +96,7 @@ def repeats(text: str) -> bool:
     >>> repeats("The U.S. and China met [1]. The U.S. agreed")
     False
     """
-    keys = [_key(s) for s in answer_sentences(text)]
+    keys = [_key(s) for s, _ in split_claims(text)]
     return len(keys) > 1 and bool(keys[-1]) and keys[-1] in keys[:-1]
 
 
@@ -129,12 +108,12 @@ def drop_repeats(text: str) -> str:
     """
     seen: set[str] = set()
     kept = []
-    for sentence in answer_sentences(text):
+    for sentence, _ in split_claims(text):  # the answer's sentences as the citation check reads them
         key = _key(sentence)
         if key and key in seen:
             continue
         seen.add(key)
-        kept.append(sentence)
+        kept.append(sentence.strip())
     return " ".join(kept)
 
 
