@@ -357,8 +357,7 @@ def timeline_limits(timeline: Timeline | None) -> tuple[list[float] | None, list
     beside them begins outside the plot and is ignored (a brush starts only inside it). None: fit."""
     if timeline is None or not timeline.events:
         return None, None
-    days = [datetime(e.when.day.year, e.when.day.month, e.when.day.day, tzinfo=UTC).timestamp()
-            for e in timeline.events]
+    days = [plot_seconds(e.when.day) for e in timeline.events]
     low, high = min(days), max(days)
     pad = max((high - low) * 0.04, 2 * 86400.0)
     return [low - pad, high + pad], [0.0, max(len(e.sources) for e in timeline.events) + 1.0]
@@ -366,12 +365,15 @@ def timeline_limits(timeline: Timeline | None) -> tuple[list[float] | None, list
 
 def events_between(timeline: Timeline, low: float, high: float) -> list[int]:
     """The events a brush on the plot covers: `low` and `high` are its ends on the time axis, in seconds
-    since 1970 (UTC), as the plot reports them; an event sits at midnight of its day."""
-    def seconds(day: date) -> float:
-        return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
-
+    since 1970 (UTC), as the plot reports them."""
     low, high = min(low, high), max(low, high)
-    return [i for i, e in enumerate(timeline.events) if low <= seconds(e.when.day) <= high]
+    return [i for i, e in enumerate(timeline.events) if low <= plot_seconds(e.when.day) <= high]
+
+
+def plot_seconds(day: date) -> float:
+    """Where a day sits on the plot's time axis: its midnight (UTC), in seconds since 1970, the unit in
+    which Gradio takes a time axis's limits and reports a brush."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
 
 
 def precision_colours() -> dict[str, str]:

@@ -77,7 +77,7 @@ def antecedent(pronoun: str, history: Sequence[Turn], corpus: Callable[[str], st
     """The person a pronoun of the follow-up refers to, or None when the conversation leaves it open.
 
     Candidates come from the last two exchanges, newest first; in a "who" exchange the person the
-    answer named comes first. The articles' own "he"/"she" (and "Mr"/"Ms") must single one out;
+    answer named comes first. The articles' own "he"/"she" (and "Mr"/"Ms") must single one out.
     When several fit, the one whose sentences in the articles share most of the follow-up's own words
     ("When did he resign?": the manager who resigned) is taken, if one shares more than the others;
     without any such evidence, only a lone name given by the latest "who" answer is taken.
@@ -111,11 +111,12 @@ def antecedent(pronoun: str, history: Sequence[Turn], corpus: Callable[[str], st
     if len(matching) == 1:
         return matching[0]
     # several fit the pronoun (or nothing tells): the one the follow-up's own words are written about
-    pool = matching or ([] if any(sum(v) for v in counts.values()) else candidates)
+    told = any(sum(v) for v in counts.values())  # the articles call some candidate "he" or "she"
+    pool = matching or ([] if told else candidates)
     implied = _implied(question, pool, text, {c: counts[c][1 if feminine else 0] for c in pool})
     if implied:
         return implied
-    if matching or any(sum(v) for v in counts.values()):
+    if matching or told:
         return None  # several fit, or the evidence points elsewhere: leave the pronoun to the model
     asked, answered = exchanges[0]
     named = [p for p in people(answered) if p not in people(asked)]
