@@ -61,7 +61,9 @@ check: install
 	$(PY) -m pytest -q -n 2 -m "not slow and not browser"
 
 bench: install
+	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) bench/index_throughput.py
+	$(PY) bench/starter_index.py --corpus clapnq --configs 80/1
 	$(PY) bench/answer_latency.py
 	$(PY) bench/cold_prefix.py
 	$(PY) bench/scale.py

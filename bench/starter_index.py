@@ -1,0 +1,163 @@
+"""Indexing against the LlamaIndex starter recipe: articles/s and recall@5, same corpus, same run.
+
+    .venv/bin/python bench/starter_index.py [--corpus clapnq|news] [--configs 80/1,120/1,160/0] [--rounds 2]
+                                            [--json]
+
+Needs the `bench` extra (`pip install -e '.[bench]'`: llama-index-core and its HuggingFace embedding).
+
+* The starter: `VectorStoreIndex.from_documents` with LlamaIndex's defaults (SentenceSplitter, 1,024-token
+  chunks with 200 overlap, in-memory vector store) and `HuggingFaceEmbedding` of the same
+  all-MiniLM-L6-v2 folder on the CPU (torch, its default 256-token truncation), over Documents made
+  from the same files (a folder through `SimpleDirectoryReader`, a corpus.jsonl one Document per line).
+* This project: `qa.indexing.build.build_index` (ingest, clean, dedup, chunk, embed with the int8 ONNX
+  MiniLM, store SQLite + FAISS + BM25 on disk), one run per chunking configuration `words/overlap`,
+  each into a fresh index with an empty embedding cache.
+* Both embedders are loaded before the clock starts (a one-off per process for either). The two
+  pipelines alternate for `--rounds` rounds and the best round of each counts, so a busy machine
+  slows both alike; the load average is printed beside.
+* Recall@5: a gold article among the top 5 hits, on the corpus' answerable questions: the starter's
+  retriever (`similarity_top_k=5`) against `qa eval --retrieval-only` (hybrid dense + BM25).
+
+Corpora: `clapnq` is CLAP-NQ dev (593 Wikipedia passages, 300 answerable questions, from
+../shared/eval); `news` is the repository's two dated news sets (eval/newsA and eval/newsB: 36 articles,
+their answerable questions), indexed together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package: find _common
+from _common import CLAPNQ, ROOT, load_average, machine, say, timed
+
+from qa.config import Settings, load
+from qa.embed import make_embedder
+from qa.evaluate import evaluate, load_questions
+from qa.indexing.build import build_index
+from qa.models import embed_model_path
+
+NEWS = (ROOT / "eval" / "newsA", ROOT / "eval" / "newsB")
+
+
+def news_corpus(work: Path) -> tuple[Path, Path]:
+    """The two news sets' articles in one folder, and their questions in one file."""
+    folder, questions = work / "news", work / "news_questions.jsonl"
+    folder.mkdir()
+    lines = []
+    for root in NEWS:
+        for f in (root / "articles").iterdir():
+            (folder / f.name).write_bytes(f.read_bytes())
+        lines += (root / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    questions.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder, questions
+
+
+def starter_documents(corpus: Path) -> list[Any]:
+    from llama_index.core import Document, SimpleDirectoryReader
+
+    if corpus.is_dir():
+        return SimpleDirectoryReader(str(corpus)).load_data()
+    docs = []
+    for line in corpus.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        docs.append(Document(text=f"{row['title']}\n{row['text']}", metadata={"file_name": row["doc_id"]}))
+    return docs
+
+
+def starter_build(corpus: Path, embed_model: Any) -> tuple[Any, int]:
+    from llama_index.core import VectorStoreIndex
+
+    docs = starter_documents(corpus)
+    return VectorStoreIndex.from_documents(docs, embed_model=embed_model), len(docs)
+
+
+def starter_recall(index: Any, questions: Path, k: int = 5) -> float:
+    """Share of answerable questions with a gold article among the top k hits."""
+    retriever = index.as_retriever(similarity_top_k=k)
+    rows = [q for q in load_questions(questions) if q.answerable]
+    found = 0
+    for q in rows:
+        names = {n.node.metadata.get("file_name", "") for n in retriever.retrieve(q.question)}
+        found += bool(names & set(q.gold))
+    return round(found / len(rows), 4)
+
+
+def ours_build(settings: Settings, embedder: Any) -> tuple[Any, Settings]:
+    summary = build_index(settings, embedder=embedder)
+    return summary, settings
+
+
+def warm_up(work: Path, base: Settings, starter_model: Any, ours_embedder: Any) -> None:
+    """One small article through both pipelines: model sessions, tokenizers, splitter and sentence
+    segmenter data load once per process, outside the timed builds."""
+    folder = work / "warm"
+    folder.mkdir()
+    (folder / "warm.md").write_text("# Warm-up\n\nA short article. It has two sentences.\n", encoding="utf-8")
+    starter_build(folder, starter_model)
+    build_index(base.replace(articles_dir=folder, index_dir=work / "idx-warm"), embedder=ours_embedder)
+
+
+def run(corpus: Path, questions: Path, configs: list[tuple[int, int]], rounds: int, work: Path) -> dict[str, Any]:
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    base = load({})
+    model_dir = embed_model_path(base)
+    starter_model = HuggingFaceEmbedding(model_name=str(model_dir), device="cpu")
+    ours_embedder = make_embedder(base)
+    warm_up(work, base, starter_model, ours_embedder)
+    best: dict[str, dict[str, Any]] = {}
+    for r in range(rounds):
+        (index, n_docs), t = timed(starter_build, corpus, starter_model)
+        row = {"articles": n_docs, "seconds": round(t.wall, 2), **t.rate(n_docs), "load_average": load_average()}
+        if "starter" not in best or row["per_s"] > best["starter"]["per_s"]:
+            best["starter"] = {**row, "recall@5": starter_recall(index, questions)}
+        say(f"round {r + 1} starter: {row}")
+        for words, overlap in configs:
+            name = f"ours {words}/{overlap}"
+            settings = base.replace(articles_dir=corpus, index_dir=work / f"idx-{words}-{overlap}-{r}",
+                                    chunk_words=words, chunk_overlap=overlap)
+            (summary, _), t = timed(ours_build, settings, ours_embedder)
+            row = {"articles": summary.articles, "chunks": summary.chunks, "seconds": round(t.wall, 2),
+                   **t.rate(summary.articles), "load_average": load_average()}
+            if name not in best or row["per_s"] > best[name]["per_s"]:
+                recall = evaluate(questions, settings, retrieval_only=True)["summary"]["recall@5"]
+                best[name] = {**row, "recall@5": recall}
+            say(f"round {r + 1} {name}: {row}")
+    for row in best.values():
+        row["ratio_to_starter"] = round(row["per_s"] / best["starter"]["per_s"], 2)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", choices=("clapnq", "news"), default="clapnq")
+    ap.add_argument("--configs", default="80/1", help="chunk words/overlap sentences, comma separated")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    configs = [tuple(int(x) for x in c.split("/")) for c in args.configs.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if args.corpus == "news":
+            corpus, questions = news_corpus(work)
+        else:
+            corpus, questions = CLAPNQ / "corpus.jsonl", CLAPNQ / "questions.jsonl"
+        best = run(corpus, questions, configs, args.rounds, work)  # type: ignore[arg-type]
+    if args.json:
+        print(json.dumps({"machine": machine(), "corpus": args.corpus, "results": best}, indent=1))
+        return
+    print(f"\n{args.corpus}: best of {args.rounds} rounds, load average now {load_average()}")
+    print(f"{'pipeline':14s} {'articles':>8s} {'chunks':>7s} {'seconds':>8s} {'articles/s':>10s} {'ratio':>6s} "
+          f"{'recall@5':>8s}")
+    for name, row in best.items():
+        print(f"{name:14s} {row['articles']:8d} {row.get('chunks', 0):7d} {row['seconds']:8.1f} {row['per_s']:10.1f} "
+              f"{row['ratio_to_starter']:6.2f} {row['recall@5']:8.3f}")
+
+
+if __name__ == "__main__":
+    main()
