@@ -60,10 +60,10 @@ def news_corpus(work: Path) -> tuple[Path, Path]:
 def starter_documents(corpus: Path) -> list[Any]:
     from llama_index.core import Document, SimpleDirectoryReader
 
-    if corpus.is_dir():
+    if not (corpus / "corpus.jsonl").exists():
         return SimpleDirectoryReader(str(corpus)).load_data()
     docs = []
-    for line in corpus.read_text(encoding="utf-8").splitlines():
+    for line in (corpus / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         docs.append(Document(text=f"{row['title']}\n{row['text']}", metadata={"file_name": row["doc_id"]}))
     return docs
@@ -145,8 +145,10 @@ def main() -> None:
         work = Path(tmp)
         if args.corpus == "news":
             corpus, questions = news_corpus(work)
-        else:
-            corpus, questions = CLAPNQ / "corpus.jsonl", CLAPNQ / "questions.jsonl"
+        else:  # the starter reads the corpus.jsonl; the build reads the folder it is in alone
+            corpus, questions = work / "clapnq", CLAPNQ / "questions.jsonl"
+            corpus.mkdir()
+            (corpus / "corpus.jsonl").symlink_to(CLAPNQ / "corpus.jsonl")
         best = run(corpus, questions, configs, args.rounds, work)  # type: ignore[arg-type]
     if args.json:
         print(json.dumps({"machine": machine(), "corpus": args.corpus, "results": best}, indent=1))
