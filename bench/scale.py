@@ -69,7 +69,7 @@ ZIPF_HEAD = 10_000
 ZIPF_TAIL = 1.7
 QUERIES = 200
 SEED = 7
-PQ_CANDIDATES = ((32, 6), (48, 6), (64, 4), (32, 8))  # (PQ bytes a vector, re-ranking bits a dimension)
+PQ_CANDIDATES = (32, 48, 64, 96)  # PQ bytes a vector
 BLOCK = 100_000  # vectors generated, added and searched at a time by --huge
 
 
@@ -285,28 +285,52 @@ def candidates(n: int) -> dict[str, Any]:
 
         return lambda v: ivf_sq8(v, int(per_root * np.sqrt(len(v))))
 
-    def pq(m: int, bits: int) -> Any:
+    def pq(m: int) -> Any:
         from qa.store import ivf_lists, ivf_pq, training_sample
 
         def make(v: np.ndarray) -> Any:
-            index = ivf_pq(training_sample(v, ivf_lists(len(v))), len(v), m, bits)
+            index = ivf_pq(training_sample(v, ivf_lists(len(v))), len(v), m)
             index.add(v)
-            return index
+            return Reranked(index, v.astype(np.float16))
 
         return make
 
     kinds = {"Flat": flat, "IVF4√n,SQ8": ivf(4), "IVF2√n,SQ8": ivf(2)}
-    kinds |= {f"IVF2√n,PQ{m},RefineSQ{bits}": pq(m, bits) for m, bits in PQ_CANDIDATES}
+    kinds |= {f"IVF2√n,PQ{m}+rerank16": pq(m) for m in PQ_CANDIDATES}
     if n <= 200_000 or os.environ.get("SCALE_HNSW_1M"):  # at 1M: 10x+ its 100k build, 5-15 min here
         kinds["HNSW32,SQ8,efC40"] = hnsw(40)
         kinds["HNSW32,SQ8,efC100"] = hnsw(100)
     return kinds
 
 
+class Reranked:
+    """IVF-PQ candidates re-ranked from float16 vectors, as qa.store.Store does from its file on disk
+    (here in memory: the same arithmetic, without a file per candidate type)."""
+
+    def __init__(self, base: Any, f16: np.ndarray):
+        from qa.store import PQ_K_FACTOR
+
+        self.base, self.f16, self.k_factor = base, f16, PQ_K_FACTOR
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.base.search(query, k * self.k_factor)[1][0]
+        rows = np.sort(rows[rows >= 0])
+        scores = self.f16[rows].astype(np.float32) @ query[0]
+        order = np.argsort(-scores, kind="stable")[:k]
+        return scores[order][None], rows[order][None]
+
+
+def index_mb(index: Any) -> float:
+    """What a loaded index holds in memory (the float16 copy of a re-ranked one stays on disk)."""
+    import faiss
+
+    return faiss.serialize_index(getattr(index, "base", index)).nbytes / 2**20
+
+
 def search_params(kind: str) -> list[tuple[str, int]]:
     if kind.startswith("HNSW"):
         return [("efSearch", ef) for ef in (64, 128, 256)]
-    if "Refine" in kind:
+    if "rerank" in kind:
         return [("nprobe,k_factor", p * 1000 + k) for p in (16, 32, 64) for k in (5, 10, 20)]
     if kind.startswith("IVF"):
         return [("nprobe", p) for p in (8, 16, 32, 64)]
@@ -321,8 +345,8 @@ def set_param(index: Any, name: str, value: int) -> None:
     elif name == "nprobe":
         faiss.extract_index_ivf(index).nprobe = value
     elif name == "nprobe,k_factor":  # both in one number: nprobe * 1000 + k_factor
-        faiss.extract_index_ivf(index).nprobe = value // 1000
-        faiss.downcast_index(index).k_factor = value % 1000
+        faiss.extract_index_ivf(index.base).nprobe = value // 1000
+        index.k_factor = value % 1000
 
 
 def param_label(name: str, value: int) -> str:
@@ -344,7 +368,7 @@ def compare(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray,
         index = make(vectors)
         build_s = time.perf_counter() - started
         faiss.omp_set_num_threads(1)  # one query at a time, as Store does
-        size_mb = faiss.serialize_index(index).nbytes / 2**20
+        size_mb = index_mb(index)
         for name, value in search_params(kind):
             set_param(index, name, value)
             ms, found = [], []
@@ -419,9 +443,10 @@ def merge_top(best: tuple[np.ndarray, np.ndarray], scores: np.ndarray, offset: i
 
 
 def huge(n: int, work: Path) -> dict[str, Any]:
-    """Build the product's compact type (qa.store.ivf_pq) on n streamed vectors, never holding more
-    than one BLOCK of float32 beside the index; exact top-10 ground truth streamed over the same
-    blocks. Then a fresh process loads the written index and reports its memory, latency, recall."""
+    """Build the product's compact type (qa.store.ivf_pq and its float16 copy) on n streamed vectors,
+    never holding more than one BLOCK of float32 beside the index; exact top-10 ground truth streamed
+    over the same blocks. Then a fresh process loads the written index and reports its memory, and
+    the latency and recall of the search a Store runs (PQ candidates re-ranked from the file)."""
     import faiss
 
     from qa import store
@@ -431,8 +456,7 @@ def huge(n: int, work: Path) -> dict[str, Any]:
     rng = np.random.default_rng([SEED, blocks + 1])
     # the blocks are independent draws of one mixture, so the first ones are as good a training sample
     # (and source of queries) as a strided one, without a pass over all n first
-    nlist = store.ivf_lists(n)
-    wanted = store.IVF_TRAIN_PER_LIST * nlist
+    wanted = store.IVF_TRAIN_PER_LIST * store.ivf_lists(n)
     sample = np.concatenate([block(stories, b) for b in range((wanted + BLOCK - 1) // BLOCK)])[:wanted]
     queries = perturbed(sample[rng.choice(min(len(sample), BLOCK), size=QUERIES, replace=False)], rng)
     faiss.omp_set_num_threads(os.cpu_count() or 1)
@@ -442,35 +466,42 @@ def huge(n: int, work: Path) -> dict[str, Any]:
     del sample
     best = (np.full((QUERIES, 10), -np.inf, dtype=np.float32), np.full((QUERIES, 10), -1, dtype=np.int64))
     add_s = 0.0
-    for b in range(blocks):
-        vectors = block(stories, b, min(BLOCK, n - b * BLOCK))
-        started = time.perf_counter()
-        index.add(vectors)
-        add_s += time.perf_counter() - started
-        best = merge_top(best, queries @ vectors.T, b * BLOCK)
-        if b % 10 == 9:
-            print(json.dumps({"added": index.ntotal, "add_s": round(add_s, 1)}), file=sys.stderr, flush=True)
-    path = work / f"huge-{n}.faiss"
+    rerank = work / store.RERANK_FILE
+    with rerank.open("wb") as copy:
+        for b in range(blocks):
+            vectors = block(stories, b, min(BLOCK, n - b * BLOCK))
+            started = time.perf_counter()
+            index.add(vectors)
+            copy.write(vectors.astype(np.float16).tobytes())
+            add_s += time.perf_counter() - started
+            best = merge_top(best, queries @ vectors.T, b * BLOCK)
+            if b % 10 == 9:
+                print(json.dumps({"added": index.ntotal, "add_s": round(add_s, 1)}), file=sys.stderr, flush=True)
+    path = work / "vectors.faiss"
     faiss.write_index(index, str(path))
     del index
     queries_path = work / f"huge-queries-{n}.npz"
     np.savez(queries_path, vectors=queries, truth=best[1])
-    out = subprocess.run([sys.executable, __file__, "--measure-huge", str(path), str(queries_path)],
+    out = subprocess.run([sys.executable, __file__, "--measure-huge", str(work), str(queries_path)],
                          check=True, capture_output=True, text=True)
     return {"n": n, "faiss_type": store.pq_type(n), "train_s": round(train_s, 1), "add_s": round(add_s, 1),
-            "file_mb": round(path.stat().st_size / 2**20, 1), **json.loads(out.stdout),
+            "index_file_mb": round(path.stat().st_size / 2**20, 1),
+            "rerank_file_mb": round(rerank.stat().st_size / 2**20, 1), **json.loads(out.stdout),
             "load_avg": [round(x, 2) for x in os.getloadavg()]}
 
 
-def measure_huge(path: Path, queries_path: Path) -> dict[str, Any]:
-    """In a fresh process: RSS growth from loading the index, then latency and recall@10 by setting."""
+def measure_huge(work: Path, queries_path: Path) -> dict[str, Any]:
+    """In a fresh process: RSS growth from loading the index, then latency and recall@10 of a Store's
+    search (qa.store.Reranker on the float16 file) by nprobe and candidates re-ranked."""
     import faiss
 
     from qa import store
 
+    importlib.import_module("faiss")
     before = _rss()
-    index = faiss.read_index(str(path))
+    index = faiss.read_index(str(work / "vectors.faiss"))
     store.set_search_params(index)
+    reranker = store.Reranker(work / store.RERANK_FILE, DIM, index.ntotal)
     loaded = _rss()
     faiss.omp_set_num_threads(1)  # one query at a time, as Store does
     data = np.load(queries_path, allow_pickle=False)
@@ -478,17 +509,17 @@ def measure_huge(path: Path, queries_path: Path) -> dict[str, Any]:
     runs = []
     for nprobe in (16, 32, 64):
         for k_factor in (5, 10, 20):
-            faiss.extract_index_ivf(index).nprobe = nprobe
-            index.k_factor = k_factor
+            index.nprobe = nprobe
             ms, found = [], []
             for q in queries:
                 started = time.perf_counter()
-                found.append(index.search(q.reshape(1, -1), 10)[1][0])
+                rows = index.search(q.reshape(1, -1), 10 * k_factor)[1][0]
+                found.append([r for r, _ in reranker.top(q, rows.tolist(), 10)])
                 ms.append((time.perf_counter() - started) * 1000)
             runs.append({"nprobe": nprobe, "k_factor": k_factor, **_percentiles(ms),
                          "recall_at_10": round(recall_at(np.array(found), truth), 4)})
-    return {"rss_mb": round((loaded - before) / 2**20, 1), "product_setting":
-            {"nprobe": store.IVF_NPROBE, "k_factor": store.PQ_K_FACTOR}, "runs": runs}
+    return {"rss_mb": round((loaded - before) / 2**20, 1), "rss_after_queries_mb": round((_rss() - before) / 2**20, 1),
+            "product_setting": {"nprobe": store.IVF_NPROBE, "k_factor": store.PQ_K_FACTOR}, "runs": runs}
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -509,7 +540,8 @@ def table(results: list[dict[str, Any]]) -> str:
 
 def huge_table(r: dict[str, Any]) -> str:
     lines = [f"{r['n']:,} vectors, {r['faiss_type']}: trained in {r['train_s']} s, added in {r['add_s']} s, "
-             f"file {r['file_mb']} MB, loaded RSS {r['rss_mb']} MB (load average {r['load_avg']})",
+             f"index file {r['index_file_mb']} MB (loaded: RSS +{r['rss_mb']} MB, +{r['rss_after_queries_mb']} MB "
+             f"after the queries), float16 copy on disk {r['rerank_file_mb']} MB (load average {r['load_avg']})",
              "| nprobe | k_factor | p50/p95 ms | recall@10 |", "|---|---|---|---|"]
     lines += [f"| {x['nprobe']} | {x['k_factor']} | {x['p50_ms']} / {x['p95_ms']} | {x['recall_at_10']} |"
               for x in r["runs"]]

@@ -22,6 +22,7 @@ import os
 import shutil
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -164,15 +165,17 @@ IVF_NPROBE = 32
 IVF_TRAIN_ITER = 10  # k-means iterations: the lists only steer the search, nprobe absorbs rough edges
 IVF_TRAIN_PER_LIST = 40
 # IVF-PQ above PQ_LIMIT (figures to be measured)
-PQ_M = 48  # bytes of PQ code a vector (8 bits per sub-quantiser, 384 / 48 = 8 dimensions each)
-PQ_REFINE_BITS = 6  # the re-ranking codes: bits a dimension
-PQ_K_FACTOR = 10  # candidates re-ranked: k_factor * k
-ADD_BATCH = 100_000  # vectors handed to faiss at a time
+PQ_M = 64  # bytes of PQ code a vector (8 bits per sub-quantiser, 384 / 64 = 6 dimensions each)
+PQ_K_FACTOR = 10  # candidates re-ranked from the float16 copy on disk: PQ_K_FACTOR * k
+ADD_BATCH = 100_000  # vectors handed to faiss (and to the float16 copy) at a time
+RERANK_FILE = "rerank.f16"  # the compact type's vectors as float16, row by row: read per query, never loaded
+RERANKED = "+rerank16"  # the suffix of a compact type's name in the manifest
 
 
 def faiss_index(vectors: np.ndarray) -> tuple[Any, str]:
     """Exact inner product up to EXACT_LIMIT vectors, IVF over 8-bit scalar-quantised codes up to
-    PQ_LIMIT, and above it IVF over product-quantised codes re-ranked from 6-bit codes.
+    PQ_LIMIT, and above it IVF over product-quantised codes, whose candidates a Store re-ranks from
+    a float16 copy of the vectors on disk (`write_rerank`, `Reranker`).
 
     Chosen with bench/scale.py (figures above): IVF-SQ8 searches a 1M store in about a millisecond
     at recall@10 ~0.98, holds a quarter of Flat's memory and builds 8x faster than an HNSW of equal
@@ -192,10 +195,11 @@ def faiss_index(vectors: np.ndarray) -> tuple[Any, str]:
     try:
         if n <= PQ_LIMIT:
             return ivf_sq8(vectors), f"IVF{ivf_lists(n)},SQ8"
-        index = ivf_pq(training_sample(vectors, ivf_lists(n)), n)
+        m = pq_bytes(dim)
+        index = ivf_pq(training_sample(vectors, ivf_lists(n)), n, m)
         for start in range(0, n, ADD_BATCH):  # in slices: faiss copies what it is given to add
             index.add(vectors[start:start + ADD_BATCH])
-        return index, pq_type(n)
+        return index, pq_type(n, m)
     finally:
         faiss.omp_set_num_threads(threads)  # searches in this process keep their setting (Store)
 
@@ -230,44 +234,72 @@ def training_sample(vectors: np.ndarray, nlist: int) -> np.ndarray:
 
 
 def pq_type(n: int, m: int | None = None) -> str:
-    """The manifest's name for the compact type: IVF lists, PQ bytes a vector, and the re-ranking codes."""
-    return f"IVF{ivf_lists(n)},PQ{m or PQ_M},RefineSQ{PQ_REFINE_BITS}"
+    """The manifest's name for the compact type: IVF lists, PQ bytes a vector, re-ranked from float16."""
+    return f"IVF{ivf_lists(n)},PQ{m or PQ_M}{RERANKED}"
 
 
-def ivf_pq(sample: np.ndarray, n: int, m: int | None = None, refine_bits: int | None = None) -> Any:
-    """An empty, trained IVF-PQ index for `n` vectors, whose candidates are re-ranked by inner products
-    on scalar-quantised codes (IndexRefine): PQ codes alone rank near-ties too roughly for recall@10.
+def ivf_pq(sample: np.ndarray, n: int, m: int | None = None) -> Any:
+    """An empty IVF-PQ index for `n` vectors, trained on `sample` (`training_sample`).
 
-    Trained on `sample` (`training_sample`); vectors are added afterwards, in slices if need be, so a
-    caller never holds more than one slice beside the index.
+    Vectors are added afterwards, in slices if need be, so a caller never holds more than one slice
+    beside the index. PQ codes rank near-ties too roughly for recall@10 on their own: a Store
+    re-ranks PQ_K_FACTOR * k candidates from the float16 copy (`Reranker`).
     """
     import faiss
 
     dim = sample.shape[1]
-    m, bits = m or PQ_M, refine_bits or PQ_REFINE_BITS
-    base = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, ivf_lists(n), m, 8, faiss.METRIC_INNER_PRODUCT)
-    base.cp.spherical = True
-    base.cp.niter = IVF_TRAIN_ITER
-    base.nprobe = IVF_NPROBE
-    base.do_polysemous_training = False  # minutes of annealing for Hamming filtering, which search does not use
-    codes = {4: faiss.ScalarQuantizer.QT_4bit, 6: faiss.ScalarQuantizer.QT_6bit, 8: faiss.ScalarQuantizer.QT_8bit}
-    refine = faiss.IndexScalarQuantizer(dim, codes[bits], faiss.METRIC_INNER_PRODUCT)
-    index = faiss.IndexRefine(base, refine)  # faiss's Python wrapper keeps base and refine alive with it
-    index.k_factor = PQ_K_FACTOR
+    m = m or pq_bytes(dim)
+    index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, ivf_lists(n), m, 8, faiss.METRIC_INNER_PRODUCT)
+    index.cp.spherical = True
+    index.cp.niter = IVF_TRAIN_ITER
+    index.do_polysemous_training = False  # minutes of annealing for Hamming filtering, which search does not use
+    index.pq.cp.niter = IVF_TRAIN_ITER  # the codes only pick candidates: re-ranking orders them
     index.train(sample)
+    index.nprobe = IVF_NPROBE
     return index
 
 
+def pq_bytes(dim: int) -> int:
+    """PQ_M, or the largest smaller count of sub-quantisers that divides `dim` (faiss needs one)."""
+    return next(m for m in range(min(PQ_M, dim), 0, -1) if dim % m == 0)
+
+
+def write_rerank(path: Path, vectors: np.ndarray) -> None:
+    """The float16 copy the compact type re-ranks from, written slice by slice."""
+    with path.open("wb") as f:
+        for start in range(0, len(vectors), ADD_BATCH):
+            f.write(np.ascontiguousarray(vectors[start:start + ADD_BATCH], dtype=np.float16).tobytes())
+
+
+class Reranker:
+    """Exact-enough scores of a few candidate rows, read from the float16 copy on disk.
+
+    Rows are read with pread, a few hundred bytes each, so the copy costs disk, not memory: only the
+    PQ codes are loaded. float16 keeps ~3 significant digits, enough to order near-ties (recall@10
+    0.999 against float32 at 1M, bench/scale.py), where 6-bit codes in memory fell to 0.935.
+    """
+
+    def __init__(self, path: Path, dim: int, rows: int):
+        self.path, self.dim, self.row_bytes = path, dim, dim * 2
+        size = path.stat().st_size if path.exists() else -1
+        if size != rows * self.row_bytes:
+            raise IndexCorrupt(f"{path} holds {max(size, 0)} bytes, {rows} vectors need {rows * self.row_bytes}; "
+                               f"{REBUILD}.")
+        self.fd = os.open(path, os.O_RDONLY)  # pread on one descriptor is safe from many threads
+        weakref.finalize(self, os.close, self.fd)  # closed with the Store that opened it
+
+    def top(self, query: np.ndarray, rows: Sequence[int], k: int) -> list[tuple[int, float]]:
+        wanted = sorted({int(r) for r in rows if r >= 0})  # in file order: neighbouring rows share pages
+        if not wanted:
+            return []
+        data = b"".join(os.pread(self.fd, self.row_bytes, r * self.row_bytes) for r in wanted)
+        scores = np.frombuffer(data, dtype=np.float16).reshape(len(wanted), self.dim).astype(np.float32) @ query
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [(wanted[i], float(scores[i])) for i in order]
 
 
 def set_search_params(index: Any) -> None:
-    """nprobe on an IVF index, also under a re-ranking wrapper, and how many candidates that re-ranks
-    (written indexes do not keep these: they are search-time settings)."""
-    import faiss
-
-    if isinstance(index, faiss.IndexRefine):
-        index.k_factor = PQ_K_FACTOR
-        index = faiss.downcast_index(index.base_index)
+    """nprobe on an IVF index (written indexes do not keep it: it is a search-time setting)."""
     if hasattr(index, "nprobe"):
         index.nprobe = IVF_NPROBE
 
@@ -304,6 +336,8 @@ def write_generation(index_dir: Path, articles: Sequence[Article], chunks: Seque
     db.close()
     index, kind = faiss_index(np.ascontiguousarray(vectors, dtype=np.float32))
     faiss.write_index(index, str(tmp / "vectors.faiss"))
+    if kind.endswith(RERANKED):
+        write_rerank(tmp / RERANK_FILE, vectors)
     write_bm25(tmp / "bm25", [c.text for c in chunks])
     final = Manifest(format_version=FORMAT_VERSION, generation=name, articles=len(articles),
                      chunks=len(chunks), faiss_type=kind, **manifest)
@@ -390,6 +424,8 @@ class Store:
         if hasattr(self.faiss, "hnsw"):
             self.faiss.hnsw.efSearch = 64
         set_search_params(self.faiss)
+        self.reranker = (Reranker(path / RERANK_FILE, manifest.dim, manifest.chunks)
+                         if manifest.faiss_type.endswith(RERANKED) else None)
         # one query at a time: a second OpenMP thread only waits, and on a busy machine the wait
         # made a 100k Flat search 4-5x slower (bench/scale.py)
         faiss.omp_set_num_threads(1)
@@ -421,7 +457,11 @@ class Store:
         k = min(k, self.manifest.chunks)
         if k <= 0:
             return []
-        scores, rows = self.faiss.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k)
+        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        if self.reranker is not None:  # the compact type: PQ candidates, re-ranked from float16
+            _, rows = self.faiss.search(query, min(k * PQ_K_FACTOR, self.manifest.chunks))
+            return self.reranker.top(query[0], rows[0].tolist(), k)
+        scores, rows = self.faiss.search(query, k)
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
 
     def chunks(self, rows: Sequence[int]) -> dict[int, Chunk]:
