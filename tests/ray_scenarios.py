@@ -34,11 +34,18 @@ def qa(*args: str, index: Path) -> dict[str, Any]:
     return dict(json.loads(out.stdout))
 
 
-def ray_left() -> list[str]:
-    """Ray's processes still running in this namespace (ps of the namespace's own /proc)."""
-    time.sleep(3)  # what dies with its parent may take a moment
-    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout.splitlines()
-    return [line for line in ps[1:] if any(p in line for p in RAY_PROCESSES) and "ray_scenarios" not in line]
+def ray_left(wait: float = 150) -> list[str]:
+    """Ray's processes still running in this namespace (ps of the namespace's own /proc) after up to
+    `wait` seconds: workers notice their raylet is gone and exit, which takes a few seconds. Exited
+    ones stay as zombies (state Z): this script is the namespace's init and does not reap orphans."""
+    deadline = time.monotonic() + wait
+    while True:
+        ps = subprocess.run(["ps", "-eo", "stat=,args="], capture_output=True, text=True, check=True).stdout
+        running = [line.split(None, 1) for line in ps.splitlines() if not line.lstrip().startswith("Z")]
+        left = [args for _, args in running if any(p in args for p in RAY_PROCESSES) and "ray_scenarios" not in args]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(1)
 
 
 def same(work: Path, temp: Path) -> dict[str, Any]:
@@ -50,12 +57,11 @@ def same(work: Path, temp: Path) -> dict[str, Any]:
     port = "6390"
     subprocess.run([str(RAY), "start", "--head", "--port", port, "--num-cpus", "2", "--temp-dir", str(temp / "h"),
                     "--include-dashboard=false", "--disable-usage-stats"], check=True, capture_output=True)
-    try:
-        os.environ["RAY_ADDRESS"] = f"127.0.0.1:{port}"  # what `auto` joins
+    try:  # `auto` finds the instance from the address file `ray start` leaves (RAY_ADDRESS is not set:
+        # with it, Ray 2.60's driver does not read the cluster's auth token and is refused)
         report["auto"] = qa("index", "--ray", "auto", index=work / "auto")
     finally:
         subprocess.run([str(RAY), "stop", "--force"], capture_output=True, check=False)
-        os.environ.pop("RAY_ADDRESS")
     report["ray_left"] = ray_left()
     return report
 
@@ -67,6 +73,7 @@ def kill(work: Path, temp: Path) -> dict[str, Any]:
     first = qa("index", index=index)
     before = qa("status", index=index)
     bulk_corpus(Path(os.environ["QA_ARTICLES_DIR"]) / "bulk.jsonl")
+    started = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "index", "--ray", "local", "--workers", "2",
                              "--ray-temp", str(temp / "k")], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -80,7 +87,11 @@ def kill(work: Path, temp: Path) -> dict[str, Any]:
     finished = proc.poll() is not None
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    return {"finished": finished, "before": before, "after": qa("status", index=index), "ray_left": ray_left()}
+    killed_at = time.monotonic()
+    left = ray_left()
+    return {"finished": finished, "before": before, "after": qa("status", index=index), "ray_left": left,
+            "seconds_to_kill": round(killed_at - started, 1),
+            "seconds_until_ray_gone": round(time.monotonic() - killed_at, 1)}
 
 
 def main() -> None:

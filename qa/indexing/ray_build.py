@@ -43,6 +43,11 @@ PASSED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HOME", "XDG_CACHE_HO
 
 def import_ray() -> ModuleType:
     """Ray and Ray Data, or an error saying how to install them."""
+    if not log.isEnabledFor(logging.INFO):  # Ray's own notes and warnings only with `qa -v`; errors always
+        os.environ.setdefault("RAY_DATA_LOG_LEVEL", "ERROR")
+        # fatal: Ray Data's actors log an error line about their own restart policy on every build
+        # (ray-project/ray#53727), which a user can do nothing about; failures still raise
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     try:
         import ray
         import ray.data  # the extra's other half (pandas, pyarrow): a bare `ray` cannot run the build
@@ -62,7 +67,7 @@ def init_options(address: str, workers: int | None, temp_dir: Path | None) -> di
             "env_vars": {k: os.environ[k] for k in PASSED_ENV if k in os.environ},
         },
         "log_to_driver": log.isEnabledFor(logging.INFO),  # the workers' logs, with `qa -v` only
-        "logging_level": logging.WARNING,
+        "logging_level": logging.INFO if log.isEnabledFor(logging.INFO) else logging.ERROR,
     }
     if address == "local":
         options["include_dashboard"] = False
@@ -75,18 +80,23 @@ def init_options(address: str, workers: int | None, temp_dir: Path | None) -> di
     return options
 
 
-class _Embed:
-    """A Ray Data worker's embedder: loaded once per worker process, then used for every batch."""
+def _embedder_class(settings: Settings, name: str) -> type:
+    """A Ray Data worker's embedder, loaded once per worker process, then used for every batch. The
+    class carries its settings (Ray ships it with the job), so no constructor argument has to live in
+    the object store, where an actor restarted after losing it could not find it again."""
 
-    def __init__(self, settings: Settings, name: str):
-        self.embedder = make_embedder(settings)
-        if self.embedder.name != name:  # e.g. ONNX failed on this worker and "auto" fell back to torch
-            raise QAError(f"a Ray worker embeds with {self.embedder.name}, the build with {name}: "
-                          "install the same model and backend on every node.")
+    class Embed:
+        def __init__(self) -> None:
+            self.embedder = make_embedder(settings)
+            if self.embedder.name != name:  # e.g. ONNX failed on this worker and "auto" fell back to torch
+                raise QAError(f"a Ray worker embeds with {self.embedder.name}, the build with {name}: "
+                              "install the same model and backend on every node.")
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        vectors = self.embedder.embed([str(t) for t in batch["text"]])
-        return {"key": batch["key"], "vector": np.asarray(vectors, dtype=np.float32)}
+        def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            vectors = self.embedder.embed([str(t) for t in batch["text"]])
+            return {"key": batch["key"], "vector": np.asarray(vectors, dtype=np.float32)}
+
+    return Embed
 
 
 def _apply(fn: Callable[[Any], Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -141,7 +151,8 @@ class RayRunner:
         if not items:
             return iter(())
         rows = [{"i": i, "item": pickle.dumps(x)} for i, x in enumerate(items)]
-        ds = self._dataset(rows, preserve_order=True).map(_apply(fn), num_cpus=1, concurrency=self.cpus())
+        tasks = self._ray.data.TaskPoolStrategy(size=self.cpus())
+        ds = self._dataset(rows, preserve_order=True).map(_apply(fn), num_cpus=1, compute=tasks)
         return self._in_order(ds.iter_rows(), len(items))
 
     @staticmethod
@@ -162,8 +173,9 @@ class RayRunner:
         rows = [{"key": k, "text": t} for k, t in pairs]
         # one ONNX thread a worker: the cluster's parallelism is its workers (see qa.embed.OnnxEmbedder)
         worker_settings = self.settings.replace(threads=1)
+        actors = self._ray.data.ActorPoolStrategy(size=self.cpus())  # one embedder a worker, loaded once
         ds = self._dataset(rows, preserve_order=False).map_batches(
-            _Embed, fn_constructor_kwargs={"settings": worker_settings, "name": embedder.name},
-            batch_size=EMBED_BATCH, batch_format="numpy", num_cpus=1, concurrency=self.cpus())
+            _embedder_class(worker_settings, embedder.name), batch_size=EMBED_BATCH, batch_format="numpy",
+            num_cpus=1, compute=actors)
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
             yield [str(k) for k in batch["key"]], np.asarray(batch["vector"], dtype=np.float32)
