@@ -6,6 +6,7 @@
         manifest.json     format version, model, dimension, chunking, counts, FAISS type
         meta.sqlite       articles and chunks (chunk rowid == FAISS id == BM25 doc id)
         vectors.faiss     the dense index
+        rerank.f16        above PQ_LIMIT chunks: float16 vectors the IVF-PQ candidates are re-ranked from
         bm25/             the bm25s index
       embeddings.sqlite   vectors by content hash: reused across builds, checkpointed as they are made
       .lock               held by a build
@@ -36,7 +37,7 @@ from qa.types import Article, Chunk
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 EXACT_LIMIT = 50_000  # chunks: above this FAISS uses IVF over 8-bit scalar-quantised vectors (faiss_index)
-PQ_LIMIT = 2_000_000  # chunks: above this, IVF over product-quantised codes, re-ranked (see PQ_M below)
+PQ_LIMIT = 1_000_000  # chunks: above this, IVF over product-quantised codes, re-ranked (see PQ_M below)
 REBUILD = "run `qa index --rebuild`"
 
 
@@ -164,9 +165,21 @@ IVF_LISTS_PER_ROOT = 2
 IVF_NPROBE = 32
 IVF_TRAIN_ITER = 10  # k-means iterations: the lists only steer the search, nprobe absorbs rough edges
 IVF_TRAIN_PER_LIST = 40
-# IVF-PQ above PQ_LIMIT (figures to be measured)
+# IVF-PQ above PQ_LIMIT, chosen with bench/scale.py on 2026-11-30 (2 cores shared, load average 6,
+# 24 GB; the same synthetic mixture, which is harder than MiniLM's news vectors; 200 queries):
+# - Re-ranking from codes held in memory cannot reach recall@10 0.95 at 10M within 4 GB. Exact top-100
+#   re-ranked from SQ6 codes (288 B a vector, 2.9 GB at 10M): 0.978 at 100k but 0.935 at 1M; from SQ8
+#   (3.8 GB at 10M before any PQ code): 0.992 / 0.981; from float16: 0.999 at 1M.
+# - So the float16 copy stays on disk (768 B a vector) and a query reads only its candidates
+#   (PQ_K_FACTOR * k rows, pread); memory holds the PQ codes and ids: 72 B a vector, 72.7 MB of RSS
+#   at 1M, so ~0.73 GB at 10M. IVF2000,PQ64 at 1M, nprobe 32: recall@10 0.911 / 0.985 / 1.000 with
+#   5 / 10 / 20 candidates a result, 0.8 / 0.9 / 1.2 ms p50 (file in the page cache); at 300k the
+#   same 10 candidates already reached 1.000, so candidates must grow with the store: 20 (FIGURES_2M).
+# - Built on 1M vectors in 113 s (training) + 273 s (adding, 1M x 2000 lists) under load 6.
+# - PQ_LIMIT: IVF-SQ8 meets its targets up to 1M (recall@10 0.984, bench figures above); beyond, its
+#   recall falls as stories crowd and its 392 B a vector in memory grow 5x faster than PQ's 72.
 PQ_M = 64  # bytes of PQ code a vector (8 bits per sub-quantiser, 384 / 64 = 6 dimensions each)
-PQ_K_FACTOR = 10  # candidates re-ranked from the float16 copy on disk: PQ_K_FACTOR * k
+PQ_K_FACTOR = 20  # candidates re-ranked from the float16 copy on disk: PQ_K_FACTOR * k
 ADD_BATCH = 100_000  # vectors handed to faiss (and to the float16 copy) at a time
 RERANK_FILE = "rerank.f16"  # the compact type's vectors as float16, row by row: read per query, never loaded
 RERANKED = "+rerank16"  # the suffix of a compact type's name in the manifest

@@ -123,9 +123,11 @@ class RayRunner:
         options = init_options(self.address, self.workers, self.temp_dir)
         try:
             ray.init(**options)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise QAError(f"--ray {self.address}: could not start or join Ray ({str(exc).strip()[:300]}); "
-                          "for auto, start the cluster first with `ray start --head`.") from None
+        except Exception as exc:  # Ray raises many types here (ConnectionError, RuntimeError, gRPC's)
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            raise QAError(f"--ray {self.address}: could not start or join Ray ({reason}); for auto, start "
+                          "the cluster first with `ray start --head`; for ray://, its head's client port "
+                          "(10001 by default).") from None
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # the build shows its own progress
         ctx.print_on_execution_start = False
