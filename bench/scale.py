@@ -2,8 +2,13 @@
 
     .venv/bin/python bench/scale.py [--sizes 100000,1000000] [--json] [--compare] [--exact-limit N]
                                     [--work DIR]
+    .venv/bin/python bench/scale.py --compare-only --sizes 100000 [--types 'Flat;IVF2√n,PQ64+rerank16']
+    .venv/bin/python bench/scale.py --huge 2000000      # the compact type (IVF-PQ + re-ranking), streamed
 
 Both sizes take ~15 min on 2 shared cores (~23 with --compare) and peak at ~8 GB of RAM.
+`--huge N` builds the type used above qa.store.PQ_LIMIT on N vectors made and added 100,000 at a time
+(never N float32 at once), with exact ground truth streamed over the same blocks; 2M took 15 min on
+2 shared cores, 10M would take ~2.5 hours (see `huge`).
 
 This measures the store and the search, not the embedder, so texts and vectors are synthetic:
 
