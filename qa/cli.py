@@ -30,6 +30,8 @@ def _print_json(data: Any) -> None:
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from qa.indexing.build import build_index
 
+    if not args.ray and (args.workers or args.ray_temp):
+        raise QAError("--workers and --ray-temp size a Ray build: add --ray local (or auto, ray://HOST:PORT).")
     bars = ProgressBars(enabled=(not args.json and sys.stderr.isatty()) or args.progress)
     try:
         if args.ray:

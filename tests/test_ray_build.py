@@ -89,6 +89,12 @@ def test_without_ray_index_says_what_to_install(settings: Settings, capsys: pyte
     assert not settings.index_dir.exists() or store.current_generation(settings.index_dir) is None
 
 
+def test_ray_options_without_ray_are_refused(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["index", "--workers", "2", "--articles", str(settings.articles_dir),
+                 "--index", str(settings.index_dir)])
+    assert code == 2 and "add --ray local" in capsys.readouterr().err
+
+
 def test_ray_addresses() -> None:
     from qa.indexing.ray_build import init_options  # imports no Ray: runs without the extra
 
