@@ -2,13 +2,14 @@
 #   make run    install into .venv, index articles/, serve the chat on http://127.0.0.1:7860
 #   make test   install into .venv (and Debian's chromium when missing), run ruff and every test
 #   make check  ruff and the quick tests (fakes only), for every commit
+#   make scale  add the optional Ray extra (`qa index --ray`, docs/scale.md) to .venv
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run index status test check screenshot chromium bench lint clean
+.PHONY: install run index status test check screenshot chromium bench lint clean scale
 
 LLAMA  := llama-cpp-python==0.3.36
 WHEELS := .wheels
@@ -26,7 +27,9 @@ $(STAMP): pyproject.toml
 	ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || CMAKE_ARGS="$(LLAMA_CMAKE)" $(PY) -m pip wheel \
 		--quiet --no-deps --no-binary llama-cpp-python --no-cache-dir -w $(WHEELS) $(LLAMA)
 	$(PY) -m pip install --quiet --force-reinstall --no-deps $(WHEELS)/llama_cpp_python-*.whl
-	$(PY) -m pip install --quiet -e '.[test]'
+	# the tests include the Ray build (tests/test_ray_build.py), so the test install has the scale extra;
+	# a plain `pip install -e .` stays without Ray
+	$(PY) -m pip install --quiet -e '.[test,scale]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -42,6 +45,9 @@ status: install
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+scale: install
+	$(PY) -m pip install --quiet -e '.[scale]'
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -61,12 +67,13 @@ check: install
 	$(PY) -m pytest -q -n 2 -m "not slow and not browser"
 
 bench: install
-	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) -m pip install --quiet -e '.[test,scale,bench]'
 	$(PY) bench/index_throughput.py
 	$(PY) bench/starter_index.py --corpus clapnq --configs 80/1
 	$(PY) bench/answer_latency.py
 	$(PY) bench/cold_prefix.py
 	$(PY) bench/scale.py
+	$(PY) bench/ray_build.py
 
 clean:
 	rm -rf $(VENV) index/gen-* index/CURRENT index/embeddings.sqlite

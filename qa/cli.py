@@ -30,9 +30,18 @@ def _print_json(data: Any) -> None:
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from qa.indexing.build import build_index
 
+    if not args.ray and (args.workers or args.ray_temp):
+        raise QAError("--workers and --ray-temp size a Ray build: add --ray local (or auto, ray://HOST:PORT).")
     bars = ProgressBars(enabled=(not args.json and sys.stderr.isatty()) or args.progress)
     try:
-        summary = build_index(settings, rebuild=args.rebuild, progress=bars, lock_wait=args.wait)
+        if args.ray:
+            from qa.indexing.ray_build import RayRunner
+
+            with RayRunner(args.ray, settings, args.workers, args.ray_temp) as runner:
+                summary = build_index(settings, rebuild=args.rebuild, progress=bars, lock_wait=args.wait,
+                                      runner=runner)
+        else:
+            summary = build_index(settings, rebuild=args.rebuild, progress=bars, lock_wait=args.wait)
     finally:
         bars.close()
     if args.json:
@@ -307,6 +316,12 @@ def parser(serve: Serve | None = None) -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="start from scratch instead of updating")
     p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another build's lock")
     p.add_argument("--progress", action="store_true", help="show progress bars even when not a terminal")
+    p.add_argument("--ray", metavar="ADDRESS", help="read, clean, chunk and embed as Ray tasks: local (a new "
+                   "instance on this machine), auto (the cluster `ray start` joined) or ray://HOST:PORT; "
+                   "needs the optional extra: pip install -e '.[scale]'")
+    p.add_argument("--workers", type=int, help="with --ray: CPUs of a local instance (default: all), or at "
+                   "most this many tasks at once on a cluster")
+    p.add_argument("--ray-temp", dest="ray_temp", type=Path, help="with --ray local: Ray's session folder")
     p.set_defaults(run=cmd_index)
     p = sub.add_parser("status", help="what is indexed (loads no model)")
     _add_common(p)

@@ -6,6 +6,7 @@
         manifest.json     format version, model, dimension, chunking, counts, FAISS type
         meta.sqlite       articles and chunks (chunk rowid == FAISS id == BM25 doc id)
         vectors.faiss     the dense index
+        rerank.f16        above PQ_LIMIT chunks: float16 vectors the IVF-PQ candidates are re-ranked from
         bm25/             the bm25s index
       embeddings.sqlite   vectors by content hash: reused across builds, checkpointed as they are made
       .lock               held by a build
@@ -22,6 +23,7 @@ import os
 import shutil
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,6 +37,7 @@ from qa.types import Article, Chunk
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 EXACT_LIMIT = 50_000  # chunks: above this FAISS uses IVF over 8-bit scalar-quantised vectors (faiss_index)
+PQ_LIMIT = 1_000_000  # chunks: above this, IVF over product-quantised codes, re-ranked (see PQ_M below)
 REBUILD = "run `qa index --rebuild`"
 
 
@@ -162,14 +165,41 @@ IVF_LISTS_PER_ROOT = 2
 IVF_NPROBE = 32
 IVF_TRAIN_ITER = 10  # k-means iterations: the lists only steer the search, nprobe absorbs rough edges
 IVF_TRAIN_PER_LIST = 40
+# IVF-PQ above PQ_LIMIT, chosen with bench/scale.py on 2026-11-30 (2 cores shared, load average 6,
+# 24 GB; the same synthetic mixture, which is harder than MiniLM's news vectors; 200 queries):
+# - Re-ranking from codes held in memory cannot reach recall@10 0.95 at 10M within 4 GB. Exact top-100
+#   re-ranked from SQ6 codes (288 B a vector, 2.9 GB at 10M): 0.978 at 100k but 0.935 at 1M; from SQ8
+#   (3.8 GB at 10M before any PQ code): 0.992 / 0.981; from float16: 0.999 at 1M.
+# - So the float16 copy stays on disk (768 B a vector) and a query reads only its candidates
+#   (PQ_K_FACTOR * k rows, pread); memory holds the PQ codes and ids: 71-72 B a vector (RSS +72.7 MB
+#   at 1M, +142.7 MB at 2M), so ~0.72 GB at 10M. PQ64 over 2*sqrt(n) lists, nprobe 32, recall@10 with
+#   5 / 10 / 20 / 40 candidates a result (p50 ms at 2M, file in the page cache):
+#       300k  0.986 / 1.000 / 1.000 / -
+#       1M    0.911 / 0.985 / 1.000 / -
+#       2M    0.858 / 0.966 / 0.993 / 0.999     (1.2 / 1.3 / 1.6 / 2.2 ms)
+#   The loss grows a little faster than n (10 candidates: 0.015 at 1M, 0.035 at 2M); carried to 10M,
+#   20 candidates would lose ~0.05, on the 0.95 line, and 40 ~0.01: hence 40. nprobe 16 gives the
+#   same recall here; 32 is kept for less clustered real data, as for IVF-SQ8.
+# - Built under load 6: 1M in 113 s (training) + 273 s (adding), 2M in 200 s + 581 s. Adding costs
+#   n x lists, so 10M would take ~2 h here: the 10M figures are carried from 1M and 2M, not measured.
+# - PQ_LIMIT: IVF-SQ8 meets its targets up to 1M (recall@10 0.984, bench figures above); beyond, its
+#   recall falls as stories crowd and its 392 B a vector in memory grow 5x faster than PQ's 72.
+PQ_M = 64  # bytes of PQ code a vector (8 bits per sub-quantiser, 384 / 64 = 6 dimensions each)
+PQ_K_FACTOR = 40  # candidates re-ranked from the float16 copy on disk: PQ_K_FACTOR * k
+ADD_BATCH = 100_000  # vectors handed to faiss (and to the float16 copy) at a time
+RERANK_FILE = "rerank.f16"  # the compact type's vectors as float16, row by row: read per query, never loaded
+RERANKED = "+rerank16"  # the suffix of a compact type's name in the manifest
 
 
 def faiss_index(vectors: np.ndarray) -> tuple[Any, str]:
-    """Exact inner product up to EXACT_LIMIT vectors; above it IVF over 8-bit scalar-quantised codes.
+    """Exact inner product up to EXACT_LIMIT vectors, IVF over 8-bit scalar-quantised codes up to
+    PQ_LIMIT, and above it IVF over product-quantised codes, whose candidates a Store re-ranks from
+    a float16 copy of the vectors on disk (`write_rerank`, `Reranker`).
 
     Chosen with bench/scale.py (figures above): IVF-SQ8 searches a 1M store in about a millisecond
     at recall@10 ~0.98, holds a quarter of Flat's memory and builds 8x faster than an HNSW of equal
-    recall on 2 cores.
+    recall on 2 cores; IVF-PQ with re-ranking holds a third less again, which is what lets 10M
+    passages fit in a few GB.
     """
     import faiss
 
@@ -182,7 +212,13 @@ def faiss_index(vectors: np.ndarray) -> tuple[Any, str]:
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(os.cpu_count() or 1)  # k-means and list assignment use every core
     try:
-        return ivf_sq8(vectors), f"IVF{ivf_lists(n)},SQ8"
+        if n <= PQ_LIMIT:
+            return ivf_sq8(vectors), f"IVF{ivf_lists(n)},SQ8"
+        m = pq_bytes(dim)
+        index = ivf_pq(training_sample(vectors, ivf_lists(n)), n, m)
+        for start in range(0, n, ADD_BATCH):  # in slices: faiss copies what it is given to add
+            index.add(vectors[start:start + ADD_BATCH])
+        return index, pq_type(n, m)
     finally:
         faiss.omp_set_num_threads(threads)  # searches in this process keep their setting (Store)
 
@@ -203,11 +239,88 @@ def ivf_sq8(vectors: np.ndarray, nlist: int | None = None) -> Any:
     index.cp.spherical = True  # unit vectors: centroids on the sphere suit inner product
     index.cp.niter = IVF_TRAIN_ITER
     # k-means on a strided sample: training on all 1M vectors would take most of the build
-    sample = vectors[:: max(1, n // (IVF_TRAIN_PER_LIST * nlist))]
-    index.train(np.ascontiguousarray(sample))
+    index.train(training_sample(vectors, nlist))
     index.add(vectors)
     index.nprobe = IVF_NPROBE
     return index
+
+
+def training_sample(vectors: np.ndarray, nlist: int) -> np.ndarray:
+    """A strided sample of about IVF_TRAIN_PER_LIST vectors a list: k-means on all 1M vectors would
+    take most of the build, and a stride keeps the sample's spread of topics."""
+    n = len(vectors)
+    return np.ascontiguousarray(vectors[:: max(1, n // (IVF_TRAIN_PER_LIST * nlist))], dtype=np.float32)
+
+
+def pq_type(n: int, m: int | None = None) -> str:
+    """The manifest's name for the compact type: IVF lists, PQ bytes a vector, re-ranked from float16."""
+    return f"IVF{ivf_lists(n)},PQ{m or PQ_M}{RERANKED}"
+
+
+def ivf_pq(sample: np.ndarray, n: int, m: int | None = None) -> Any:
+    """An empty IVF-PQ index for `n` vectors, trained on `sample` (`training_sample`).
+
+    Vectors are added afterwards, in slices if need be, so a caller never holds more than one slice
+    beside the index. PQ codes rank near-ties too roughly for recall@10 on their own: a Store
+    re-ranks PQ_K_FACTOR * k candidates from the float16 copy (`Reranker`).
+    """
+    import faiss
+
+    dim = sample.shape[1]
+    m = m or pq_bytes(dim)
+    index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, ivf_lists(n), m, 8, faiss.METRIC_INNER_PRODUCT)
+    index.cp.spherical = True
+    index.cp.niter = IVF_TRAIN_ITER
+    index.do_polysemous_training = False  # minutes of annealing for Hamming filtering, which search does not use
+    index.pq.cp.niter = IVF_TRAIN_ITER  # the codes only pick candidates: re-ranking orders them
+    index.train(sample)
+    index.nprobe = IVF_NPROBE
+    return index
+
+
+def pq_bytes(dim: int) -> int:
+    """PQ_M, or the largest smaller count of sub-quantisers that divides `dim` (faiss needs one)."""
+    return next(m for m in range(min(PQ_M, dim), 0, -1) if dim % m == 0)
+
+
+def write_rerank(path: Path, vectors: np.ndarray) -> None:
+    """The float16 copy the compact type re-ranks from, written slice by slice."""
+    with path.open("wb") as f:
+        for start in range(0, len(vectors), ADD_BATCH):
+            f.write(np.ascontiguousarray(vectors[start:start + ADD_BATCH], dtype=np.float16).tobytes())
+
+
+class Reranker:
+    """Exact-enough scores of a few candidate rows, read from the float16 copy on disk.
+
+    Rows are read with pread, a few hundred bytes each, so the copy costs disk, not memory: only the
+    PQ codes are loaded. float16 keeps ~3 significant digits, enough to order near-ties (recall@10
+    0.999 against float32 at 1M, bench/scale.py), where 6-bit codes in memory fell to 0.935.
+    """
+
+    def __init__(self, path: Path, dim: int, rows: int):
+        self.path, self.dim, self.row_bytes = path, dim, dim * 2
+        size = path.stat().st_size if path.exists() else -1
+        if size != rows * self.row_bytes:
+            raise IndexCorrupt(f"{path} holds {max(size, 0)} bytes, {rows} vectors need {rows * self.row_bytes}; "
+                               f"{REBUILD}.")
+        self.fd = os.open(path, os.O_RDONLY)  # pread on one descriptor is safe from many threads
+        weakref.finalize(self, os.close, self.fd)  # closed with the Store that opened it
+
+    def top(self, query: np.ndarray, rows: Sequence[int], k: int) -> list[tuple[int, float]]:
+        wanted = sorted({int(r) for r in rows if r >= 0})  # in file order: neighbouring rows share pages
+        if not wanted:
+            return []
+        data = b"".join(os.pread(self.fd, self.row_bytes, r * self.row_bytes) for r in wanted)
+        scores = np.frombuffer(data, dtype=np.float16).reshape(len(wanted), self.dim).astype(np.float32) @ query
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [(wanted[i], float(scores[i])) for i in order]
+
+
+def set_search_params(index: Any) -> None:
+    """nprobe on an IVF index (written indexes do not keep it: it is a search-time setting)."""
+    if hasattr(index, "nprobe"):
+        index.nprobe = IVF_NPROBE
 
 
 def write_bm25(path: Path, texts: Sequence[str]) -> None:
@@ -242,6 +355,8 @@ def write_generation(index_dir: Path, articles: Sequence[Article], chunks: Seque
     db.close()
     index, kind = faiss_index(np.ascontiguousarray(vectors, dtype=np.float32))
     faiss.write_index(index, str(tmp / "vectors.faiss"))
+    if kind.endswith(RERANKED):
+        write_rerank(tmp / RERANK_FILE, vectors)
     write_bm25(tmp / "bm25", [c.text for c in chunks])
     final = Manifest(format_version=FORMAT_VERSION, generation=name, articles=len(articles),
                      chunks=len(chunks), faiss_type=kind, **manifest)
@@ -327,8 +442,9 @@ class Store:
                                f"says {manifest.chunks}; {REBUILD}.")
         if hasattr(self.faiss, "hnsw"):
             self.faiss.hnsw.efSearch = 64
-        if hasattr(self.faiss, "nprobe"):
-            self.faiss.nprobe = IVF_NPROBE
+        set_search_params(self.faiss)
+        self.reranker = (Reranker(path / RERANK_FILE, manifest.dim, manifest.chunks)
+                         if manifest.faiss_type.endswith(RERANKED) else None)
         # one query at a time: a second OpenMP thread only waits, and on a busy machine the wait
         # made a 100k Flat search 4-5x slower (bench/scale.py)
         faiss.omp_set_num_threads(1)
@@ -360,7 +476,11 @@ class Store:
         k = min(k, self.manifest.chunks)
         if k <= 0:
             return []
-        scores, rows = self.faiss.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k)
+        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        if self.reranker is not None:  # the compact type: PQ candidates, re-ranked from float16
+            _, rows = self.faiss.search(query, min(k * PQ_K_FACTOR, self.manifest.chunks))
+            return self.reranker.top(query[0], rows[0].tolist(), k)
+        scores, rows = self.faiss.search(query, k)
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
 
     def chunks(self, rows: Sequence[int]) -> dict[int, Chunk]:

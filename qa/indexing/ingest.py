@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -17,7 +18,7 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html.parser import HTMLParser
@@ -698,13 +699,26 @@ def _duplicate(article: Article, by_hash: dict[str, str], by_id: dict[str, str])
     return None
 
 
+Results = list[Article | Skipped]  # one file's articles and skipped records, in file order
+Mapper = Callable[[Callable[[Path], Results], Sequence[Path]], Iterable[Results]]
+
+
+def read_file(path: Path, root: Path, max_bytes: int, metas: dict[str, _Meta]) -> Results:
+    """One file's articles, parsed, overridden by the sidecar, cleaned and hashed (or why not): the
+    part of loading that needs no other file, so a cluster can run it file by file."""
+    return [item if isinstance(item, Skipped) else _finish(_override(item, metas.get(item.id)))
+            for item in _parse_file(path, _relative(path, root), max_bytes)]
+
+
 def load_articles(
-    paths: Path | Sequence[Path], root: Path, max_bytes: int = 20 * MB
+    paths: Path | Sequence[Path], root: Path, max_bytes: int = 20 * MB, mapper: Mapper = map
 ) -> tuple[list[Article], list[Skipped]]:
     """Articles from a folder (walked with `iter_files`) or a list of files, and what was skipped, in order.
 
     Ids are paths relative to `root` (or a JSON record's `doc_id`). An article whose content
     hash equals one loaded earlier in the same call is skipped as "duplicate of <id>".
+    `mapper` runs `read_file` over the files and returns the results in the files' order (the
+    built-in map here; a Ray cluster in qa.indexing.ray_build).
     """
     metas, skipped = _read_sidecar(Path(root))
     for problem in skipped:
@@ -712,9 +726,9 @@ def load_articles(
     articles: list[Article] = []
     by_hash: dict[str, str] = {}
     by_id: dict[str, str] = {}
-    for path in _expand(paths):
-        for item in _parse_file(path, _relative(path, Path(root)), max_bytes):
-            result = item if isinstance(item, Skipped) else _finish(_override(item, metas.get(item.id)))
+    read = functools.partial(read_file, root=Path(root), max_bytes=max_bytes, metas=metas)
+    for results in mapper(read, _expand(paths)):
+        for result in results:
             if isinstance(result, Article):
                 result = _duplicate(result, by_hash, by_id) or result
             if isinstance(result, Skipped):
