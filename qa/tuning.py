@@ -97,3 +97,8 @@ MERGE_SHARED = 0.6
 # busy measuring the LLM); the slow test in tests/test_timeline.py checks only that copies still merge.
 MERGE_COSINE = 0.9
 MERGE_COSINE_SHARED = 0.3
+
+# --- qa.answering.speculate: prompt-lookup speculative decoding ------------------------------------------
+# Draft tokens verified a model pass in greedy answers (QA_SPECULATE; 0: one token a pass, llama-cpp-python's
+# create_completion). Figures: docs/benchmarks.md, "Speculative decoding".
+SPECULATE_DRAFT = 0

@@ -154,3 +154,13 @@ def test_stream_text_joins_split_characters_and_cuts_at_stop_strings() -> None:
     assert list(stream_text(llm, iter([1, 2]), [])) == ["caf"]  # the half character waits, then is dropped
     assert "".join(stream_text(llm, iter([1, 4, 5, 1]), ["<|im_end|>"])) == "caf"
     assert "".join(stream_text(llm, iter([1, 6, 1]), ["<|im_end|>"])) == "caf<|caf"  # not a stop after all
+
+
+def test_the_setting_turns_speculation_off_and_is_checked() -> None:
+    from qa.config import load
+    from qa.errors import ConfigError
+
+    assert load({"QA_SPECULATE": "0"}).speculate == 0
+    assert load({"QA_SPECULATE": "3"}).speculate == 3
+    with pytest.raises(ConfigError):
+        load({"QA_SPECULATE": "-1"})
