@@ -7,8 +7,8 @@ the prompts' common opening cached, as `prime` leaves it, then the rest of the p
 token evaluated once (timed: the share of the answer's time both decoders have in common).
 Per variant it prints how many answers are identical to plain decoding's, the acceptance rate, and
 the ratios to plain decoding on the same prompt (geometric mean over prompts) of the decoding rate
-(tokens/s after the first token), of the decoding time, and of the whole answer's time after the
-cached opening (shared prefill + decoding). Timings are never asserted.
+(tokens/s after the first token), of the decoding time, of the decoding's CPU time, and of the whole
+answer's time after the cached opening (shared prefill + decoding). Timings are never asserted.
 
     nice -n 10 .venv/bin/python bench/speculative.py /work/runs/spec/prompts.jsonl --ks 2,4,8
 """
@@ -16,6 +16,7 @@ cached opening (shared prefill + decoding). Timings are never asserted.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import sys
@@ -34,8 +35,13 @@ from qa.models import llm_model_path
 
 
 def read_prompts(path: Path, limit: int) -> list[dict[str, Any]]:
+    """The prompts, the sets they came from taken in turn (so a --limit run samples every set)."""
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return rows[:limit] if limit else rows
+    by_set: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_set.setdefault(row.get("set", ""), []).append(row)
+    mixed = [row for turn in itertools.zip_longest(*by_set.values()) for row in turn if row is not None]
+    return mixed[:limit] if limit else mixed
 
 
 def common_prefix(seqs: list[list[int]]) -> int:
@@ -47,13 +53,16 @@ def common_prefix(seqs: list[list[int]]) -> int:
 
 
 def timed_stream(pieces: Iterator[str]) -> dict[str, Any]:
-    started = time.perf_counter()
+    """The text, wall seconds to the first piece and to the end, and CPU seconds of this process: with
+    one thread, CPU time counts the work done, not the time other jobs held the cores."""
+    started, cpu = time.perf_counter(), time.process_time()
     first, text = None, []
     for piece in pieces:
         first = first if first is not None else time.perf_counter() - started
         text.append(piece)
     total = time.perf_counter() - started
-    return {"text": "".join(text), "ttft": first if first is not None else total, "total": total}
+    return {"text": "".join(text), "ttft": first if first is not None else total, "total": total,
+            "cpu": time.process_time() - cpu}
 
 
 def prefill(gen: LlamaGenerator, prompt: list[int], opening: int) -> float:
@@ -89,7 +98,8 @@ def progress(runs: dict[int, dict[str, Any]], ks: list[int]) -> str:
     parts = [f"{runs[0]['tokens']} tokens, plain {runs[0]['total']:.2f} s"]
     for k in ks:
         same = "same" if runs[k]["text"] == runs[0]["text"] else "DIFF"
-        parts.append(f"K={k} {runs[k]['total'] / runs[0]['total']:.2f}x decoding time, {same}")
+        parts.append(f"K={k} {runs[k]['total'] / runs[0]['total']:.2f}x decoding time, "
+                     f"{runs[k]['cpu'] / runs[0]['cpu']:.2f}x CPU, {same}")
     return "; ".join(parts)
 
 
@@ -119,6 +129,7 @@ def summarise(results: list[dict[int, dict[str, Any]]], ks: list[int]) -> dict[i
             "decode_rate_ratio": round(geomean([decode_rate(r[k], r[k]["tokens"])
                                                 / decode_rate(r[0], r[k]["tokens"]) for r in rated]), 3),
             "decode_time_ratio": round(geomean([r[k]["total"] / r[0]["total"] for r in results]), 3),
+            "decode_cpu_ratio": round(geomean([r[k]["cpu"] / r[0]["cpu"] for r in results]), 3),
             "answer_time_ratio": round(geomean([r[k]["answer"] / r[0]["answer"] for r in results]), 3),
             "plain_decode_tok_s": round(geomean([decode_rate(r[0], r[k]["tokens"]) for r in rated]), 1),
         }
@@ -132,10 +143,17 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="first N prompts only")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--save", type=Path, help="write each prompt's tokens and answers here (JSONL)")
+    ap.add_argument("--save", type=Path, help="append each prompt's runs here as it completes (JSONL)")
+    ap.add_argument("--from-saved", action="store_true", help="only summarise the runs --save wrote")
     args = ap.parse_args()
     quiet = args.json
     ks = [int(k) for k in args.ks.split(",")]
+    if args.from_saved:
+        saved = [json.loads(line) for line in args.save.read_text(encoding="utf-8").splitlines() if line.strip()]
+        results = [{int(k): run for k, run in rec["runs"].items()} for rec in saved]
+        loads = [rec["load"] for rec in saved]
+        report_results(results, ks, {"load_average": loads[0], "cores": None}, loads, args.json)
+        return
     settings = load()
     gen = LlamaGenerator(llm_model_path(settings), settings.n_ctx, args.threads)
     gen.warm_up()
@@ -158,26 +176,30 @@ def main() -> None:
         runs[0].update(tokens=runs[max(ks)]["tokens"], passes=0, drafted=0, kept=0)
         results.append(runs)
         loads.append(load_average())
+        if args.save:
+            with args.save.open("a", encoding="utf-8") as f:
+                f.write(json.dumps({"prompt": prompt, "runs": runs, "load": loads[-1]}, ensure_ascii=False) + "\n")
         say(f"[{i + 1}/{len(rows)}] {progress(runs, ks)}; load {loads[-1]}", quiet=quiet)
-    if args.save:
-        with args.save.open("w", encoding="utf-8") as f:
-            for row, r in zip(rows, results, strict=True):
-                f.write(json.dumps({"prompt": gen.tokens(row["messages"]), "answer": r[ks[0]]["emitted"],
-                                    "plain": r[0]["text"], "load": row.get("set", "")}) + "\n")
+    report_results(results, ks, start, loads, args.json)
+
+
+def report_results(results: list[dict[int, dict[str, Any]]], ks: list[int], start: dict[str, Any],
+                   loads: list[float], as_json: bool) -> None:
     summary = summarise(results, ks)
     report = {"machine": start, "load_average_mean": round(sum(loads) / len(loads), 2),
-              "load_average_end": load_average(), "opening_tokens": opening, "summary": summary,
+              "load_average_end": load_average(), "summary": summary,
               "diffs": [{"prompt": i, "k": k, "plain": r[0]["text"], "speculative": r[k]["text"]}
                         for i, r in enumerate(results) for k in ks if r[k]["text"] != r[0]["text"]]}
-    if args.json:
+    if as_json:
         print(json.dumps(report, indent=1, ensure_ascii=False))
         return
     say(f"\nload average: start {start['load_average']}, mean {report['load_average_mean']}, "
         f"end {report['load_average_end']}")
-    say("K | identical | acceptance | tokens/pass | decode tok/s ratio | decoding time ratio | answer time ratio")
+    say("K | identical | acceptance | tokens/pass | decode tok/s ratio | decoding time ratio | decoding CPU ratio"
+        " | answer time ratio")
     for k, s in summary.items():
         say(f"{k} | {s['identical']}/{s['prompts']} | {s['acceptance']} | {s['tokens_per_pass']} | "
-            f"{s['decode_rate_ratio']} | {s['decode_time_ratio']} | {s['answer_time_ratio']}")
+            f"{s['decode_rate_ratio']} | {s['decode_time_ratio']} | {s['decode_cpu_ratio']} | {s['answer_time_ratio']}")
     say(f"(plain decoding: {summary[ks[0]]['plain_decode_tok_s']} tok/s, geometric mean)")
     for d in report["diffs"]:
         say(f"DIFF prompt {d['prompt']} K={d['k']}:\n  plain: {d['plain']!r}\n  spec:  {d['speculative']!r}")
