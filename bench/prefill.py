@@ -82,21 +82,36 @@ def answers(path: Path, settings: Any, rows: list[dict[str, Any]], threads: int)
     return out
 
 
+def compare_answers(models: dict[str, Any], settings: Any, rows: list[dict[str, Any]], threads: int
+                    ) -> dict[str, Any]:
+    plain = answers(models["bundled"], settings, rows, threads)
+    other = answers(models["q4_0"], settings, rows, threads)
+    pairs = list(zip(plain, other, strict=True))
+    return {"q4_0_identical_answers": f"{sum(a == b for a, b in pairs)}/{len(rows)}",
+            "q4_0_answer_pairs": [{"q4_k_m": a, "q4_0": b} for a, b in pairs]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("prompts", type=Path, help="JSONL of recorded prompts: messages, max_tokens")
     ap.add_argument("--limit", type=int, default=8, help="first N prompts (0: all)")
     ap.add_argument("--q4-0", type=Path, help="the bundled model re-quantised to Q4_0")
     ap.add_argument("--answers", type=int, default=0, help="compare the answers of the first N prompts")
+    ap.add_argument("--answers-only", action="store_true", help="skip the timings: only --answers")
     ap.add_argument("--answer-threads", type=int, default=2, help="threads for --answers (not timed)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     quiet = args.json
     settings = load()
     models = {"bundled": llm_model_path(settings), "q4_0": args.q4_0}
+    rows = [json.loads(line) for line in args.prompts.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if args.answers_only:
+        report = compare_answers(models, settings, rows[:args.answers], args.answer_threads)
+        say(json.dumps(report, indent=1, ensure_ascii=False) if args.json else
+            f"Q4_0 answers identical to Q4_K_M's: {report['q4_0_identical_answers']}")
+        return
     levers = {name: {**CURRENT, **change} for name, change in LEVERS.items()
               if models[{**CURRENT, **change}["model"]] is not None}
-    rows = [json.loads(line) for line in args.prompts.read_text(encoding="utf-8").splitlines() if line.strip()]
     rows = rows[:args.limit] if args.limit else rows
     llms = {name: make_llm(models[c["model"]], settings.n_ctx, c["threads"], c["n_batch"], c["flash_attn"])
             for name, c in levers.items()}
@@ -135,11 +150,7 @@ def main() -> None:
                               "opening_tokens": opening, "summary": summary}
     llms.clear()
     if args.answers and args.q4_0:
-        subset = rows[:args.answers]
-        plain = answers(models["bundled"], settings, subset, args.answer_threads)
-        other = answers(args.q4_0, settings, subset, args.answer_threads)
-        report["q4_0_identical_answers"] = f"{sum(a == b for a, b in zip(plain, other, strict=True))}/{len(subset)}"
-        report["q4_0_answer_pairs"] = [{"q4_k_m": a, "q4_0": b} for a, b in zip(plain, other, strict=True)]
+        report.update(compare_answers(models, settings, rows[:args.answers], args.answer_threads))
     if args.json:
         print(json.dumps(report, indent=1, ensure_ascii=False))
         return

@@ -398,7 +398,7 @@ def replay_generator(settings: Settings, path: Path, inner: Generator | None = N
     if inner is not None:
         return ReplayGenerator(lambda: inner, path, model)
     return ReplayGenerator(lambda: llama_generator(llm_model_path(settings), settings.n_ctx, settings.n_threads,
-                                                   speculate=settings.speculate),
+                                                   None, settings.speculate),
                            path, model)
 
 

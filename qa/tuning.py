@@ -101,4 +101,4 @@ MERGE_COSINE_SHARED = 0.3
 # --- qa.answering.speculate: prompt-lookup speculative decoding ------------------------------------------
 # Draft tokens verified a model pass in greedy answers (QA_SPECULATE; 0: one token a pass, llama-cpp-python's
 # create_completion). Figures: docs/benchmarks.md, "Speculative decoding".
-SPECULATE_DRAFT = 0
+SPECULATE_DRAFT = 3
