@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from qa import tuning
 from qa.errors import ConfigError
 
 
@@ -51,6 +52,9 @@ class Settings:
     passage_words: int = 60  # the best-matching sentences of each passage, up to this many words; 0: whole passages
     lead_sentences: int = 3  # an article's first passage near its top also offers its lead's sentences; 0: off
     follow_sentence: bool = True  # a passage also offers the next sentence in its paragraph (a quote after it)
+    # greedy answers verify this many prompt-lookup draft tokens a model pass (qa/answering/speculate.py;
+    # the same text but for near-tied logits); 0: off. The default and its figures: qa/tuning.py SPECULATE_DRAFT
+    speculate: int = tuning.SPECULATE_DRAFT
     judge: bool = True  # the LLM reads an accepted answer against its cited sentences before it is shown
     source_ratio: float = 0.6  # drop a passage whose best sentence scores below this share of the best one's
     n_ctx: int = 4096
@@ -124,6 +128,7 @@ def _validate(s: Settings) -> None:
         (s.chunk_words >= 10, f"chunk_words must be at least 10. Currently, it is {s.chunk_words}"),
         (s.chunk_overlap >= 0, f"chunk_overlap must be >= 0. Currently, it is {s.chunk_overlap}"),
         (s.max_tokens > 0, f"max_tokens must be greater than 0. Currently, it is {s.max_tokens}"),
+        (0 <= s.speculate <= 16, f"speculate must be in [0, 16]. Currently, it is {s.speculate}"),
         (s.lead_sentences >= 0, f"lead_sentences must be >= 0. Currently, it is {s.lead_sentences}"),
         (0 <= s.source_ratio <= 1, f"source_ratio must be in [0, 1]. Currently, it is {s.source_ratio}"),
         (s.passage_words >= 0, f"passage_words must be >= 0. Currently, it is {s.passage_words}"),

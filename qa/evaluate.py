@@ -397,7 +397,8 @@ def replay_generator(settings: Settings, path: Path, inner: Generator | None = N
     model = Path(settings.llm_model).name if settings.llm_model else GGUF_NAME
     if inner is not None:
         return ReplayGenerator(lambda: inner, path, model)
-    return ReplayGenerator(lambda: llama_generator(llm_model_path(settings), settings.n_ctx, settings.n_threads),
+    return ReplayGenerator(lambda: llama_generator(llm_model_path(settings), settings.n_ctx, settings.n_threads,
+                                                   None, settings.speculate),
                            path, model)
 
 

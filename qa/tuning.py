@@ -107,3 +107,11 @@ MERGE_SHARED = 0.6
 # busy measuring the LLM); the slow test in tests/test_timeline.py checks only that copies still merge.
 MERGE_COSINE = 0.9
 MERGE_COSINE_SHARED = 0.3
+
+# --- qa.answering.speculate: prompt-lookup speculative decoding ------------------------------------------
+# Draft tokens verified a model pass in greedy answers (QA_SPECULATE; 0: one token a pass, llama-cpp-python's
+# create_completion). Figures: docs/benchmarks.md, "Speculative decoding". K = 3 pays most (42 recorded prompts,
+# 1 thread, loaded machine: decoding 1.31x tokens/s, whole answer 0.93x the time; 2 threads, 20 prompts: 1.58x,
+# 0.86x), but 3 of the 42 answers differ from plain greedy decoding: near-tied logits that the batch shape
+# flips. Greedy text must stay identical, so it is off by default; QA_SPECULATE=3 opts in.
+SPECULATE_DRAFT = 0

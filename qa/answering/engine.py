@@ -184,7 +184,8 @@ class Engine:
         with self._lock:
             if self._generator is None:
                 s = self.settings
-                self._generator = llama_generator(llm_model_path(s), s.n_ctx, s.n_threads, prefix.folder(s))
+                self._generator = llama_generator(llm_model_path(s), s.n_ctx, s.n_threads, prefix.folder(s),
+                                                  s.speculate)
             return self._generator
 
     @property

@@ -20,11 +20,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from qa.answering import prefix as prefix_state
+from qa.answering import speculate
 from qa.errors import ModelError
 
 log = logging.getLogger(__name__)
 
 SEED = 42  # the same question over the same sources gets the same answer
+REPEAT_PENALTY = 1.1
+STOP = ("<|im_end|>", "<|endoftext|>")
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": ...}: llama.cpp's own format
 
 
@@ -43,9 +46,11 @@ class Generator(Protocol):
 class LlamaGenerator:
     """A GGUF model through llama-cpp-python, loaded on first use."""
 
-    def __init__(self, path: Path, n_ctx: int = 4096, threads: int = 2, state_dir: Path | None = None):
+    def __init__(self, path: Path, n_ctx: int = 4096, threads: int = 2, state_dir: Path | None = None,
+                 speculate: int = 0):
         self.path, self.n_ctx, self.threads = path, n_ctx, threads
         self.state_dir = state_dir  # where `prime` saves and finds the opening's state; None: never saved
+        self.speculate = speculate  # draft tokens verified a pass in greedy answers (qa.answering.speculate); 0: off
         self._llm: Any = None
         self._template: Any = None
         self._primed = False
@@ -171,14 +176,28 @@ class LlamaGenerator:
         if len(prompt) + max_tokens > self.n_ctx:  # prompt.py prevents this; never truncate silently
             raise ModelError(f"prompt of {len(prompt)} tokens + {max_tokens} to answer exceeds the "
                              f"context of {self.n_ctx}")
+        if self.speculate > 0 and temperature == 0:
+            yield from self._speculative(prompt, max_tokens)
+            return
         with self._lock:
             pieces = self._llm.create_completion(prompt=prompt, max_tokens=max_tokens, temperature=temperature,
-                                                 top_p=0.9, repeat_penalty=1.1, stream=True, seed=SEED,
-                                                 stop=["<|im_end|>", "<|endoftext|>"])
+                                                 top_p=0.9, repeat_penalty=REPEAT_PENALTY, stream=True, seed=SEED,
+                                                 stop=list(STOP))
             for piece in pieces:
                 text = piece["choices"][0]["text"]
                 if text:
                     yield text
+
+    def _speculative(self, prompt: list[int], max_tokens: int, stats: speculate.Stats | None = None
+                     ) -> Iterator[str]:
+        """The greedy answer `create_completion` gives, prompt-lookup drafts verified a batch a pass."""
+        with self._lock:
+            target = speculate.LlamaTarget(self._llm, REPEAT_PENALTY)
+            try:
+                tokens = speculate.speculative_tokens(target, prompt, max_tokens, self.speculate, stats)
+                yield from speculate.stream_text(self._llm, tokens, STOP)
+            finally:
+                target.close()
 
 
 def _chat_template(llm: Any) -> Any:
@@ -194,8 +213,9 @@ def _chat_template(llm: Any) -> Any:
 
 
 @functools.cache
-def llama_generator(path: Path, n_ctx: int, threads: int, state_dir: Path | None = None) -> LlamaGenerator:
+def llama_generator(path: Path, n_ctx: int, threads: int, state_dir: Path | None = None,
+                    speculate: int = 0) -> LlamaGenerator:
     """One model instance per process and configuration."""
-    generator = LlamaGenerator(path, n_ctx, threads, state_dir)
+    generator = LlamaGenerator(path, n_ctx, threads, state_dir, speculate)
     atexit.register(generator.close)  # freed before interpreter teardown, not in a noisy __del__
     return generator
