@@ -63,7 +63,10 @@ def load(path: str) -> Any:
     import bm25s
 
     _quiet()
-    retriever = bm25s.BM25.load(path, mmap=False, show_progress=False)
+    # memory-mapped: the score matrix stays in the page cache, not in the process, which is what lets a
+    # store of millions of passages open in a few GB (docs/scale.md); on Linux a mapping outlives the
+    # removal of an old generation's files, so a rebuild can clean up under a serving process
+    retriever = bm25s.BM25.load(path, mmap=True, show_progress=False)
     retriever.vocab_list = Vocabulary(retriever.vocab_dict)  # for spelling-variant look-ups
     return retriever
 
