@@ -238,7 +238,6 @@ def ivf_sq8(vectors: np.ndarray, nlist: int | None = None) -> Any:
                                           faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
     index.cp.spherical = True  # unit vectors: centroids on the sphere suit inner product
     index.cp.niter = IVF_TRAIN_ITER
-    # k-means on a strided sample: training on all 1M vectors would take most of the build
     index.train(training_sample(vectors, nlist))
     index.add(vectors)
     index.nprobe = IVF_NPROBE

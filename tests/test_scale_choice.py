@@ -133,16 +133,11 @@ def test_an_approximate_store_searches_correctly(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(store_module, "EXACT_LIMIT", 1_000)
     n = 6_000
     vectors = clustered(n, seed=2)
-    texts = [f"dispatch number{i} about story {i % 97} and the ministers" for i in range(n)]
-    articles = [Article(f"a{i}.txt", f"Title {i}", texts[i], f"h{i}") for i in range(n)]
-    chunks = [Chunk(f"c{i}", f"a{i}.txt", 0, len(texts[i]), texts[i], 0) for i in range(n)]
-    manifest = {"embed_model": "synthetic", "dim": DIM, "chunk_words": 80, "chunk_overlap": 1,
-                "built_at": "2024-01-01T00:00:00"}
-    written = write_generation(tmp_path, articles, chunks, [c.id for c in chunks], vectors, manifest)
-    assert written.faiss_type.startswith("IVF")
+    texts, kind = _synthetic_store(tmp_path, vectors)
+    assert kind.startswith("IVF")
 
     store = Store.open(tmp_path)
-    assert store.manifest.faiss_type == written.faiss_type
+    assert store.manifest.faiss_type == kind
     assert store.faiss.nprobe == store_module.IVF_NPROBE
     probes = list(range(0, n, 600))
     assert [store.dense(vectors[i], 1)[0][0] for i in probes] == probes

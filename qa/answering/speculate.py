@@ -95,8 +95,12 @@ class Stats:
     """Counts for the bench: passes of the model, tokens drafted and drafted tokens kept."""
 
     def __init__(self) -> None:
-        self.passes = self.drafted = self.kept = self.tokens = 0
+        self.passes = self.drafted = self.kept = 0
         self.emitted: list[int] = []  # the answer's tokens
+
+    @property
+    def tokens(self) -> int:
+        return len(self.emitted)
 
     @property
     def acceptance(self) -> float:
@@ -109,19 +113,22 @@ def speculative_tokens(target: Target, prompt: Sequence[int], max_tokens: int, k
     verified k draft tokens a pass; k = 0 is plain one-token-a-pass decoding."""
     stats = stats or Stats()
     history = list(prompt)
-    target.prefill(prompt)
-    token = target.pick(-1)  # picked but not yet evaluated
-    produced = 0
-    while not target.is_eog(token):
-        yield token
-        produced += 1
-        stats.tokens += 1
+
+    def take(token: int) -> int:
+        """Record an emitted token; how many more the answer may have."""
         stats.emitted.append(token)
         history.append(token)
-        if produced >= max_tokens:
+        return max_tokens - (len(history) - len(prompt))
+
+    target.prefill(prompt)
+    token = target.pick(-1)  # picked but not yet evaluated
+    while not target.is_eog(token):
+        yield token
+        room = take(token)
+        if room <= 0:
             return
         # the batch's picks can add len(guess) + 1 tokens: never more than max_tokens allows
-        guess = draft(history, min(k, max_tokens - produced - 1))
+        guess = draft(history, min(k, room - 1))
         start = target.n_tokens
         target.decode([token, *guess])
         stats.passes += 1
@@ -135,11 +142,7 @@ def speculative_tokens(target: Target, prompt: Sequence[int], max_tokens: int, k
                 break
             stats.kept += 1
             yield token
-            produced += 1
-            stats.tokens += 1
-            stats.emitted.append(token)
-            history.append(token)
-            if produced >= max_tokens:
+            if take(token) <= 0:
                 target.keep(start + 2 + i)  # the last kept guess stays: it was evaluated as what it is
                 return
 
