@@ -34,12 +34,25 @@ def qa(*args: str, index: Path) -> dict[str, Any]:
     return dict(json.loads(out.stdout))
 
 
+def reap_orphans() -> None:
+    """Collect every exited child. This script is the namespace's init, so Ray's processes orphaned by
+    a dead driver become its children: unreaped, a dead raylet stays a zombie whose pid still answers
+    kill(pid, 0), and Ray's workers, which exit when their raylet's pid is gone, would wait forever."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 def ray_left(wait: float = 150) -> list[str]:
     """Ray's processes still running in this namespace (ps of the namespace's own /proc) after up to
-    `wait` seconds: workers notice their raylet is gone and exit, which takes a few seconds. Exited
-    ones stay as zombies (state Z): this script is the namespace's init and does not reap orphans."""
+    `wait` seconds: workers notice their raylet is gone and exit, which takes a few seconds."""
     deadline = time.monotonic() + wait
     while True:
+        reap_orphans()  # only between commands: no subprocess of ours is running to be reaped from under it
         ps = subprocess.run(["ps", "-eo", "stat=,args="], capture_output=True, text=True, check=True).stdout
         running = [line.split(None, 1) for line in ps.splitlines() if not line.lstrip().startswith("Z")]
         left = [args for _, args in running if any(p in args for p in RAY_PROCESSES) and "ray_scenarios" not in args]
