@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pytest
 
-from qa.answering.speculate import Stats, accepted, draft, penalised_argmax, speculative_tokens, stream_text
+from qa.answering.speculate import Stats, draft, penalised_argmax, speculative_tokens, stream_text
 
 VOCAB = 12
 EOG = 11
@@ -97,12 +97,6 @@ def test_draft_takes_what_followed_the_latest_match_of_the_longest_tail() -> Non
     assert draft([4, 5, 4], 5) == [5, 4]  # the draft runs up to the end of the history
     assert draft([4, 5, 4], 0) == []
     assert draft([], 3) == [] and draft([4], 3) == []
-
-
-def test_accepted_is_the_longest_confirmed_prefix() -> None:
-    assert accepted([], [3]) == 0
-    assert accepted([1, 2, 3], [1, 2, 3, 4]) == 3
-    assert accepted([1, 2, 3], [2, 2, 3, 4]) == 0
 
 
 def test_penalty_replica_divides_positive_multiplies_negative_once_within_the_window() -> None:

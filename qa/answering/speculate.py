@@ -77,20 +77,6 @@ def draft(history: Sequence[int], k: int, max_ngram: int = MAX_NGRAM) -> list[in
     return []
 
 
-def accepted(guess: Sequence[int], picks: Sequence[int]) -> int:
-    """How many tokens of the draft the model's picks confirm: the longest common prefix.
-
-    >>> accepted([4, 5, 6], [4, 5, 9, 1])
-    2
-    """
-    n = 0
-    for g, p in zip(guess, picks, strict=False):
-        if g != p:
-            break
-        n += 1
-    return n
-
-
 class Stats:
     """Counts for the bench: passes of the model, tokens drafted and drafted tokens kept."""
 
