@@ -8,7 +8,7 @@
 Both sizes take ~15 min on 2 shared cores (~23 with --compare) and peak at ~8 GB of RAM.
 `--huge N` builds the type used above qa.store.PQ_LIMIT on N vectors made and added 100,000 at a time
 (never N float32 at once), with exact ground truth streamed over the same blocks; 2M took 15 min on
-2 shared cores, 10M would take ~2.5 hours (see `huge`).
+2 shared cores, 10M took 62 min (cores shared with a test run).
 
 This measures the store and the search, not the embedder, so texts and vectors are synthetic:
 

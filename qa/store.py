@@ -172,16 +172,17 @@ IVF_TRAIN_PER_LIST = 40
 #   (3.8 GB at 10M before any PQ code): 0.992 / 0.981; from float16: 0.999 at 1M.
 # - So the float16 copy stays on disk (768 B a vector) and a query reads only its candidates
 #   (PQ_K_FACTOR * k rows, pread); memory holds the PQ codes and ids: 71-72 B a vector (RSS +72.7 MB
-#   at 1M, +142.7 MB at 2M), so ~0.72 GB at 10M. PQ64 over 2*sqrt(n) lists, nprobe 32, recall@10 with
-#   5 / 10 / 20 / 40 candidates a result (p50 ms at 2M, file in the page cache):
+#   at 1M, +142.7 MB at 2M, +697.6 MB at 10M). PQ64 over 2*sqrt(n) lists, nprobe 32, recall@10 with
+#   5 / 10 / 20 / 40 candidates a result (p50 ms, file in the page cache):
 #       300k  0.986 / 1.000 / 1.000 / -
 #       1M    0.911 / 0.985 / 1.000 / -
 #       2M    0.858 / 0.966 / 0.993 / 0.999     (1.2 / 1.3 / 1.6 / 2.2 ms)
-#   The loss grows a little faster than n (10 candidates: 0.015 at 1M, 0.035 at 2M); carried to 10M,
-#   20 candidates would lose ~0.05, on the 0.95 line, and 40 ~0.01: hence 40. nprobe 16 gives the
-#   same recall here; 32 is kept for less clustered real data, as for IVF-SQ8.
-# - Built under load 6: 1M in 113 s (training) + 273 s (adding), 2M in 200 s + 581 s. Adding costs
-#   n x lists, so 10M would take ~2 h here: the 10M figures are carried from 1M and 2M, not measured.
+#       10M   0.761 / 0.886 / 0.959 / 0.993     (2.9 / 3.1 / 3.6 / 3.0 ms)
+#   The loss grows a little faster than n: at 10M, 20 candidates sit just above the 0.95 line and
+#   40 keep 0.993: hence 40. nprobe 16 gives the same recall here; 32 is kept for less clustered real
+#   data, as for IVF-SQ8.
+# - Built under load 4-6: 1M in 113 s (training) + 273 s (adding), 2M in 200 s + 581 s, 10M in
+#   283 s + 3,367 s (adding costs n x lists).
 # - PQ_LIMIT: IVF-SQ8 meets its targets up to 1M (recall@10 0.984, bench figures above); beyond, its
 #   recall falls as stories crowd and its 392 B a vector in memory grow 5x faster than PQ's 72.
 PQ_M = 64  # bytes of PQ code a vector (8 bits per sub-quantiser, 384 / 64 = 6 dimensions each)
