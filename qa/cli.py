@@ -31,7 +31,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from qa.indexing.build import build_index
 
     if not args.ray and (args.workers or args.ray_temp):
-        raise QAError("--workers and --ray-temp size a Ray build: add --ray local (or auto, ray://HOST:PORT).")
+        raise QAError("--workers and --ray-temp size a Ray build: add --ray local (or auto).")
     bars = ProgressBars(enabled=(not args.json and sys.stderr.isatty()) or args.progress)
     try:
         if args.ray:
@@ -317,7 +317,8 @@ def parser(serve: Serve | None = None) -> argparse.ArgumentParser:
     p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another build's lock")
     p.add_argument("--progress", action="store_true", help="show progress bars even when not a terminal")
     p.add_argument("--ray", metavar="ADDRESS", help="read, clean, chunk and embed as Ray tasks: local (a new "
-                   "instance on this machine), auto (the cluster `ray start` joined) or ray://HOST:PORT; "
+                   "instance on this machine), or auto (the cluster this machine joined "
+                   "with `ray start`); "
                    "needs the optional extra: pip install -e '.[scale]'")
     p.add_argument("--workers", type=int, help="with --ray: CPUs of a local instance (default: all), or at "
                    "most this many tasks at once on a cluster")

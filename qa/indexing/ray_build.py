@@ -59,7 +59,11 @@ def import_ray() -> ModuleType:
 
 def init_options(address: str, workers: int | None, temp_dir: Path | None) -> dict[str, Any]:
     """ray.init's arguments: `local` starts an instance of `workers` CPUs (default: all of them);
-    `auto` and `ray://host:port` join a running cluster, whose size its own `ray start` set."""
+    `auto` joins the running cluster this machine is a node of, whose size its own `ray start` set."""
+    if address.startswith("ray://"):  # tried with Ray 2.60: Ray Data's executor needs a driver on a node
+        raise QAError(f"--ray {address}: Ray Data cannot run through Ray Client (ray://), its driver must "
+                      "run on a node of the cluster: on the head, or on a machine that joined it with "
+                      "`ray start --address HEAD:6379`, run `qa index --ray auto`.")
     options: dict[str, Any] = {
         "address": address,
         "runtime_env": {
@@ -75,8 +79,9 @@ def init_options(address: str, workers: int | None, temp_dir: Path | None) -> di
             options["num_cpus"] = workers
         if temp_dir:
             options["_temp_dir"] = str(temp_dir)
-    elif not (address == "auto" or address.startswith("ray://")):
-        raise QAError(f"--ray {address}: expected local, auto or ray://HOST:PORT.")
+    elif address != "auto":
+        raise QAError(f"--ray {address}: expected local (a new Ray instance on this machine) or auto (the "
+                      "cluster this machine joined with `ray start`).")
     return options
 
 
@@ -119,15 +124,15 @@ class RayRunner:
     _ray: Any = field(default=None, repr=False)
 
     def __enter__(self) -> RayRunner:
+        options = init_options(self.address, self.workers, self.temp_dir)  # a wrong address, before "install Ray"
         ray = import_ray()
-        options = init_options(self.address, self.workers, self.temp_dir)
         try:
             ray.init(**options)
         except Exception as exc:  # Ray raises many types here (ConnectionError, RuntimeError, gRPC's)
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
             raise QAError(f"--ray {self.address}: could not start or join Ray ({reason}); for auto, start "
-                          "the cluster first with `ray start --head`; for ray://, its head's client port "
-                          "(10001 by default).") from None
+                          "the cluster first with `ray start --head`, or join it with `ray start --address "
+                          "HEAD:6379`.") from None
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # the build shows its own progress
         ctx.print_on_execution_start = False
