@@ -12,19 +12,28 @@ export TRANSFORMERS_OFFLINE := 1
 .PHONY: install run index status test check screenshot chromium bench lint clean scale
 
 LLAMA  := llama-cpp-python==0.3.36
-WHEELS := .wheels
-# llama.cpp built for the build machine's own CPU (its default) dies with "Illegal instruction" on
-# another CPU, and pip's wheel cache hands that wheel to every later install on any machine that
-# shares the cache. So it is compiled here, once, for any x86-64 CPU with AVX2 (about 5 minutes on
-# 2 cores), into $(WHEELS), and installed from there.
-LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+# llama.cpp is compiled here (about 5 minutes on 2 cores), for the CPU features this machine has:
+# AVX2 always, and the AVX-512 family where the CPU has it, which evaluates the answer's prompt 1.5x as
+# fast (bench/llama_build.py, docs/benchmarks.md). Not -march=native: that also enables AMX, whose tile
+# instructions die with "Illegal instruction" in VMs that do not hand the AMX state to the guest
+# (these machines do not). A wheel built for one CPU dies the same way on an older one, so it is kept
+# in a folder named after the flags it was built with, never in pip's shared wheel cache.
+CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	$(if $(filter bmi2,$(CPU_FLAGS)),-DGGML_BMI2=ON) \
+	$(if $(filter avx_vnni,$(CPU_FLAGS)),-DGGML_AVX_VNNI=ON) \
+	$(if $(filter avx512f,$(CPU_FLAGS)),-DGGML_AVX512=ON) \
+	$(if $(filter avx512vbmi,$(CPU_FLAGS)),-DGGML_AVX512_VBMI=ON) \
+	$(if $(filter avx512_vnni,$(CPU_FLAGS)),-DGGML_AVX512_VNNI=ON) \
+	$(if $(filter avx512_bf16,$(CPU_FLAGS)),-DGGML_AVX512_BF16=ON)
+WHEELS := .wheels/$(shell echo '$(LLAMA) $(LLAMA_CMAKE)' | md5sum | cut -c1-12)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first and exactly: the CPU wheel on these machines (an unpinned torch pulls CUDA builds)
 	$(PY) -m pip install --quiet torch==2.13.0
-	ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || CMAKE_ARGS="$(LLAMA_CMAKE)" $(PY) -m pip wheel \
+	ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || CMAKE_ARGS="$(strip $(LLAMA_CMAKE))" $(PY) -m pip wheel \
 		--quiet --no-deps --no-binary llama-cpp-python --no-cache-dir -w $(WHEELS) $(LLAMA)
 	$(PY) -m pip install --quiet --force-reinstall --no-deps $(WHEELS)/llama_cpp_python-*.whl
 	# the tests include the Ray build (tests/test_ray_build.py), so the test install has the scale extra;
