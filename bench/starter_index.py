@@ -1,7 +1,7 @@
 """Indexing against the LlamaIndex starter recipe: articles/s and recall@5, same corpus, same run.
 
     .venv/bin/python bench/starter_index.py [--corpus clapnq|news] [--configs 80/1,120/1,160/0] [--rounds 2]
-                                            [--json]
+                                            [--copies N] [--json]
 
 Needs the `bench` extra (`pip install -e '.[bench]'`: llama-index-core and its HuggingFace embedding).
 
@@ -20,7 +20,8 @@ Needs the `bench` extra (`pip install -e '.[bench]'`: llama-index-core and its H
 
 Corpora: `clapnq` is CLAP-NQ dev (593 Wikipedia passages, 300 answerable questions, from
 ../shared/eval); `news` is the repository's two dated news sets (eval/newsA and eval/newsB: 36 articles,
-their answerable questions), indexed together.
+their answerable questions), indexed together; `--copies 50` writes each article 50 times, edited (1,800
+articles), because 36 build in about a second, which times the fixed costs, not the work per article.
 """
 
 from __future__ import annotations
@@ -44,17 +45,42 @@ from qa.models import embed_model_path
 NEWS = (ROOT / "eval" / "newsA", ROOT / "eval" / "newsB")
 
 
-def news_corpus(work: Path) -> tuple[Path, Path]:
-    """The two news sets' articles in one folder, and their questions in one file."""
+def news_corpus(work: Path, copies: int = 1) -> tuple[Path, Path]:
+    """The two news sets' articles in one folder, and their answerable questions in one file.
+
+    With copies > 1 every article is written that many times, each copy edited (`_edition`) so that
+    neither pipeline can skip one as a duplicate: a few thousand articles of real news length, where
+    36 make a build too short to time. A question's gold is then every copy of its article.
+    """
     folder, questions = work / "news", work / "news_questions.jsonl"
     folder.mkdir()
-    lines = []
+    names: dict[str, list[str]] = {}
     for root in NEWS:
         for f in (root / "articles").iterdir():
-            (folder / f.name).write_bytes(f.read_bytes())
-        lines += (root / "questions.jsonl").read_text(encoding="utf-8").splitlines()
-    questions.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            text = f.read_text(encoding="utf-8")
+            for k in range(1, copies + 1):
+                name = f.name if copies == 1 else f"{f.stem}-{k:04d}{f.suffix}"
+                (folder / name).write_text(text if copies == 1 else _edition(text, k), encoding="utf-8")
+                names.setdefault(f.name, []).append(name)
+    rows = []
+    for root in NEWS:
+        for line in (root / "questions.jsonl").read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row.get("answerable", True):
+                row["gold_articles"] = [n for g in row["gold_articles"] for n in names.get(g, [g])]
+                rows.append(json.dumps(row))
+    questions.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return folder, questions
+
+
+def _edition(text: str, k: int) -> str:
+    """Copy k of an article: its front matter and headline kept, its body paragraphs rotated by k and
+    each ended with a short edition sentence, so every chunk's text (and content hash) differs."""
+    head, sep, body = text.rpartition("---\n") if text.startswith("---") else ("", "", text)
+    paragraphs = [p.strip() for p in body.split("\n\n") if p.strip()]
+    turn = k % max(len(paragraphs), 1)
+    rotated = [f"{p} Edition {k}." for p in paragraphs[turn:] + paragraphs[:turn]]
+    return head + sep + "\n" + "\n\n".join(rotated) + "\n"
 
 
 def starter_documents(corpus: Path) -> list[Any]:
@@ -138,13 +164,14 @@ def main() -> None:
     ap.add_argument("--corpus", choices=("clapnq", "news"), default="clapnq")
     ap.add_argument("--configs", default="80/1", help="chunk words/overlap sentences, comma separated")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--copies", type=int, default=1, help="news only: write every article this many times")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     configs = [tuple(int(x) for x in c.split("/")) for c in args.configs.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if args.corpus == "news":
-            corpus, questions = news_corpus(work)
+            corpus, questions = news_corpus(work, args.copies)
         else:  # the starter reads the corpus.jsonl; the build reads the folder it is in alone
             corpus, questions = work / "clapnq", CLAPNQ / "questions.jsonl"
             corpus.mkdir()
