@@ -47,6 +47,11 @@ TYPE_WEIGHT = 0.5
 #   unanswerable refused 16 -> 15 of 18 (fabricated 2 -> 3), wrong answers shown as supported 5 -> 3;
 #   seeds_trust: 4/8 -> 5/8 right, 15/15 refused either way, wrong-supported 1 -> 2; seeds_qa 0.833 both.
 #   Prompt tokens 471 -> 533 (newsA), 424 -> 467 (seeds_trust): about 0.8 s more prefill on 2 cores.
+# 80 words per passage against 60, on the AVX-512 build (`QA_PASSAGE_WORDS=80 qa eval`, every answer generated):
+#   newsA questions (dev): accuracy 0.531 both, answerable refused 12 -> 11 of 32, unanswerable refused 15/18
+#   both (fabricated 3 both), wrong answers shown as supported 3 -> 4, prompt tokens 533 -> 585; CLAP-NQ dev
+#   (clap_dev60, 30 + 30): F1 0.434 -> 0.436, unanswerable refused 23 -> 24, answerable refused 15 -> 14,
+#   fabricated 7 -> 6, prompt tokens 459 -> 494. One question either way for 35-52 tokens: not adopted.
 # Measured and not adopted: one more system-prompt rule ("Give the exact names, numbers and dates the question
 # asks for, as the sources write them"), at 40 words on newsA: the same 0.531 and the same failures, +20 tokens.
 # Whole passages of the top 4 (QA_PASSAGE_WORDS=0 QA_TOP_K=4, ~749 prompt tokens) against the best 40 words of
