@@ -57,24 +57,41 @@ def replicate_articles(src: Path, dst: Path, copies: int) -> int:
     Each copy rotates the paragraphs (moving chunk boundaries), ends every paragraph with a
     short sentence naming the edition and closes with a unique line. So every copy's content
     hash and every chunk text differ: the embedding cache (keyed by text) cannot shortcut the
-    work as it would for verbatim copies. (The headline is left alone: the cleaner rewrites
-    some headlines, which would drop a marker put there.)
+    work as it would for verbatim copies. (The headline, or a file's front matter, is left alone:
+    the cleaner rewrites some headlines, which would drop a marker put there.) Copy k of `a.md`
+    is `copy_name("a.md", k)`.
 
     >>> # replicate_articles(Path("articles"), Path("/tmp/big"), 3) -> 15 files for 5 articles
     """
     dst.mkdir(parents=True, exist_ok=True)
     written = 0
     for path in sorted(p for p in src.iterdir() if p.is_file()):
-        title, _, body = path.read_text(encoding="utf-8").partition("\n")
+        head, body = _head_and_body(path.read_text(encoding="utf-8"))
         paragraphs = [p.strip() for p in body.split("\n\n") if p.strip()]
         for k in range(1, copies + 1):
             turn = k % max(len(paragraphs), 1)
             rotated = [f"{p} Edition {k}." for p in paragraphs[turn:] + paragraphs[:turn]]
-            text = (f"{title.strip()}\n\n" + "\n\n".join(rotated)
+            text = (f"{head}\n\n" + "\n\n".join(rotated)
                     + f"\n\nThis is edition {k} of the story, filed as copy number {k}.\n")
-            (dst / f"{path.stem}-copy{k:04d}{path.suffix}").write_text(text, encoding="utf-8")
+            (dst / copy_name(path.name, k)).write_text(text, encoding="utf-8")
             written += 1
     return written
+
+
+def copy_name(name: str, k: int) -> str:
+    """The file name of copy k of article file `name` (replicate_articles)."""
+    path = Path(name)
+    return f"{path.stem}-copy{k:04d}{path.suffix}"
+
+
+def _head_and_body(text: str) -> tuple[str, str]:
+    """What a copy keeps as it is (a leading front-matter block, else the headline line), and the rest."""
+    if text.startswith("---\n"):
+        end = text.find("\n---\n", 3)
+        if end >= 0:
+            return text[:end + 4], text[end + 5:]
+    title, _, body = text.partition("\n")
+    return title.strip(), body
 
 
 def say(*parts: Any, quiet: bool = False) -> None:

@@ -57,9 +57,12 @@ def child(prompts_file: Path, limit: int, threads: int) -> dict[str, Any]:
         texts.append("".join(pieces))
         decode.append(elapsed)
     gen.close()
-    return {"llama_cpp": str(Path(llama_cpp.__file__).parent), "system_info": llama_cpp.llama_print_system_info()
-            .decode(), "opening": opening, "tokens": [len(t) for t in prompts], "cold": cold, "warm": warm,
-            "decode_s": decode, "answers": texts}
+    return {"system_info": llama_cpp.llama_print_system_info().decode(), "opening": opening,
+            "tokens": [len(t) for t in prompts], "cold": cold, "warm": warm, "decode_s": decode, "answers": texts}
+
+
+def median(values: list[float]) -> float:
+    return round(sorted(values)[len(values) // 2], 2)
 
 
 def run_child(folder: Path, prompts: Path, limit: int, threads: int) -> dict[str, Any]:
@@ -77,16 +80,17 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     base, base_answers = best[base_name], runs[base_name][0]["answers"]
     first = runs[base_name][0]
     n_tokens, n_warm = sum(first["tokens"]), sum(t - first["opening"] for t in first["tokens"])
+    def ratio(times: dict[str, list[float]], key: str) -> float:
+        return round(geomean([a / c for a, c in zip(times[key], base[key], strict=True)]), 3)
+
     out = {}
     for name, b in best.items():
         answers = runs[name][0]["answers"]
         out[name] = {
-            "cold_ttft_ratio": round(geomean([a / c for a, c in zip(b["cold"], base["cold"], strict=True)]), 3),
-            "warm_ttft_ratio": round(geomean([a / c for a, c in zip(b["warm"], base["warm"], strict=True)]), 3),
-            "decode_time_ratio": round(geomean([a / c for a, c in zip(b["decode_s"], base["decode_s"], strict=True)]),
-                                       3),
+            "cold_ttft_ratio": ratio(b, "cold"), "warm_ttft_ratio": ratio(b, "warm"),
+            "decode_time_ratio": ratio(b, "decode_s"),
             "cold_tok_s": round(n_tokens / sum(b["cold"]), 1), "warm_tok_s": round(n_warm / sum(b["warm"]), 1),
-            "warm_ttft_s_median": round(sorted(b["warm"])[len(b["warm"]) // 2], 2),
+            "warm_ttft_s_median": median(b["warm"]),
             "identical_answers": f"{sum(a == c for a, c in zip(answers, base_answers, strict=True))}/{len(answers)}",
             "stable_across_rounds": all(r["answers"] == answers for r in runs[name]),
             "different_answers": [{"baseline": c, name: a} for a, c in zip(answers, base_answers, strict=True)
@@ -121,7 +125,7 @@ def main() -> None:
         for name in names:
             runs[name].append(run_child(Path(builds[name]), args.prompts, args.limit, args.threads))
             loads.append(load_average())
-            say(f"round {r + 1}, {name}: warm TTFT median {sorted(runs[name][-1]['warm'])[args.limit // 2]:.2f} s; "
+            say(f"round {r + 1}, {name}: warm TTFT median {median(runs[name][-1]['warm'])} s; "
                 f"load {loads[-1]}", quiet=args.json)
     report = {"machine": start, "load_average_mean": round(sum(loads) / len(loads), 2),
               "prompts": len(runs[next(iter(builds))][0]["tokens"]), "summary": summarise(runs)}

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package: find _common
-from _common import CLAPNQ, ROOT, load_average, machine, say, timed
+from _common import CLAPNQ, ROOT, copy_name, load_average, machine, replicate_articles, say, timed
 
 from qa.config import Settings, load
 from qa.embed import make_embedder
@@ -48,39 +48,30 @@ NEWS = (ROOT / "eval" / "newsA", ROOT / "eval" / "newsB")
 def news_corpus(work: Path, copies: int = 1) -> tuple[Path, Path]:
     """The two news sets' articles in one folder, and their answerable questions in one file.
 
-    With copies > 1 every article is written that many times, each copy edited (`_edition`) so that
-    neither pipeline can skip one as a duplicate: a few thousand articles of real news length, where
-    36 make a build too short to time. A question's gold is then every copy of its article.
+    With copies > 1 every article is written that many times by `replicate_articles` (each copy
+    edited, so that neither pipeline can skip one as a duplicate): a few thousand articles of real
+    news length, where 36 make a build too short to time. A question's gold is then every copy of
+    its article.
     """
     folder, questions = work / "news", work / "news_questions.jsonl"
     folder.mkdir()
-    names: dict[str, list[str]] = {}
     for root in NEWS:
-        for f in (root / "articles").iterdir():
-            text = f.read_text(encoding="utf-8")
-            for k in range(1, copies + 1):
-                name = f.name if copies == 1 else f"{f.stem}-{k:04d}{f.suffix}"
-                (folder / name).write_text(text if copies == 1 else _edition(text, k), encoding="utf-8")
-                names.setdefault(f.name, []).append(name)
+        if copies > 1:
+            replicate_articles(root / "articles", folder, copies)
+        else:
+            for f in (root / "articles").iterdir():
+                (folder / f.name).write_bytes(f.read_bytes())
     rows = []
     for root in NEWS:
         for line in (root / "questions.jsonl").read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             if row.get("answerable", True):
-                row["gold_articles"] = [n for g in row["gold_articles"] for n in names.get(g, [g])]
+                if copies > 1:
+                    row["gold_articles"] = [copy_name(g, k) for g in row["gold_articles"]
+                                            for k in range(1, copies + 1)]
                 rows.append(json.dumps(row))
     questions.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return folder, questions
-
-
-def _edition(text: str, k: int) -> str:
-    """Copy k of an article: its front matter and headline kept, its body paragraphs rotated by k and
-    each ended with a short edition sentence, so every chunk's text (and content hash) differs."""
-    head, sep, body = text.rpartition("---\n") if text.startswith("---") else ("", "", text)
-    paragraphs = [p.strip() for p in body.split("\n\n") if p.strip()]
-    turn = k % max(len(paragraphs), 1)
-    rotated = [f"{p} Edition {k}." for p in paragraphs[turn:] + paragraphs[:turn]]
-    return head + sep + "\n" + "\n\n".join(rotated) + "\n"
 
 
 def starter_documents(corpus: Path) -> list[Any]:
