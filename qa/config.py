@@ -34,6 +34,9 @@ class Settings:
     # chunking (chosen by recall@k on ../shared/eval, see README)
     chunk_words: int = 80
     chunk_overlap: int = 1  # sentences shared by neighbouring chunks
+    # words of each chunk the embedder reads after its headline (0: all); BM25 indexes every word.
+    # The embedding is most of a build's time: see qa/tuning.py EMBED_WORDS
+    embed_words: int = 0
     max_file_mb: float = 20.0
     # fetching pages and feeds (`qa add`, `qa update`)
     fetch_timeout: float = 20.0  # seconds for one whole request (connect, headers and body)
@@ -127,6 +130,7 @@ def _validate(s: Settings) -> None:
         (s.top_k > 0, f"top_k must be greater than 0. Currently, it is {s.top_k}"),
         (s.chunk_words >= 10, f"chunk_words must be at least 10. Currently, it is {s.chunk_words}"),
         (s.chunk_overlap >= 0, f"chunk_overlap must be >= 0. Currently, it is {s.chunk_overlap}"),
+        (s.embed_words >= 0, f"embed_words must be >= 0 (0: every word). Currently, it is {s.embed_words}"),
         (s.max_tokens > 0, f"max_tokens must be greater than 0. Currently, it is {s.max_tokens}"),
         (0 <= s.speculate <= 16, f"speculate must be in [0, 16]. Currently, it is {s.speculate}"),
         (s.lead_sentences >= 0, f"lead_sentences must be >= 0. Currently, it is {s.lead_sentences}"),

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.config import Settings
 from qa.errors import IndexCorrupt, IndexMismatch, IndexMissing
 from qa.types import Article, Chunk
 
@@ -54,6 +55,7 @@ class Manifest:
     built_at: str
     faiss_type: str
     duplicate_groups: int = 0
+    embed_words: int = 0  # indexes written before it existed embedded whole chunks
 
     @staticmethod
     def read(path: Path) -> Manifest:
@@ -86,18 +88,20 @@ def read_manifest(index_dir: Path) -> Manifest:
     return Manifest.read(gen / "manifest.json")
 
 
-def check_compatible(manifest: Manifest, embed_model: str, chunk_words: int, chunk_overlap: int) -> None:
-    """Refuse an index built with another model or chunking, saying what to run."""
+def check_compatible(manifest: Manifest, embed_model: str, settings: Settings) -> None:
+    """Refuse an index built with another model, chunking or embedded text, saying what to run."""
     if manifest.format_version != FORMAT_VERSION:
         raise IndexMismatch(f"index format {manifest.format_version}, this version reads "
                             f"{FORMAT_VERSION}: {REBUILD}.")
     if manifest.embed_model != embed_model:
         raise IndexMismatch(f"index built with model {manifest.embed_model}, configured {embed_model}: "
                             f"{REBUILD}.")
-    if (manifest.chunk_words, manifest.chunk_overlap) != (chunk_words, chunk_overlap):
+    built = (manifest.chunk_words, manifest.chunk_overlap, manifest.embed_words)
+    wanted = (settings.chunk_words, settings.chunk_overlap, settings.embed_words)
+    if built != wanted:
         raise IndexMismatch(
-            f"index built with chunks of {manifest.chunk_words} words / {manifest.chunk_overlap} overlap, "
-            f"configured {chunk_words} / {chunk_overlap}: {REBUILD}.")
+            "index built with chunks of {} words / {} overlap / {} embedded words, configured {} / {} / {} "
+            "(0 embedded words: all): {}.".format(*built, *wanted, REBUILD))
 
 
 # --- the embedding cache -------------------------------------------------------------------------

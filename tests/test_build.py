@@ -12,7 +12,7 @@ import pytest
 from qa import store
 from qa.config import Settings
 from qa.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing, QAError
-from qa.indexing.build import build_index, build_lock
+from qa.indexing.build import POOL_MIN_ITEMS, LocalRunner, build_index, build_lock
 
 from .fakes import HashEmbedder
 
@@ -98,9 +98,11 @@ def test_missing_and_mismatched_index(settings: Settings, fake_embedder: HashEmb
     build_index(settings, embedder=fake_embedder)
     m = store.read_manifest(settings.index_dir)
     with pytest.raises(IndexMismatch, match=r"built with model all-MiniLM-L6-v2\S*, configured other.*--rebuild"):
-        store.check_compatible(m, "other", settings.chunk_words, settings.chunk_overlap)
+        store.check_compatible(m, "other", settings)
     with pytest.raises(IndexMismatch, match="--rebuild"):
-        store.check_compatible(m, m.embed_model, settings.chunk_words + 5, settings.chunk_overlap)
+        store.check_compatible(m, m.embed_model, settings.replace(chunk_words=settings.chunk_words + 5))
+    with pytest.raises(IndexMismatch, match=r"0 embedded words.* configured 80 / 1 / 40 .*--rebuild"):
+        store.check_compatible(m, m.embed_model, settings.replace(embed_words=40))
 
 
 @pytest.mark.parametrize("damage", ["faiss", "sqlite", "manifest_missing", "manifest_edited", "bm25"])
@@ -170,3 +172,31 @@ def test_the_size_limit_of_a_collection_is_per_record(settings: Settings, fake_e
     summary = build_index(small, embedder=fake_embedder)
     assert summary.articles == 60
     assert [s.reason.split(":")[0] for s in summary.skipped] == ["record too large"]
+
+
+def test_many_articles_chunk_on_every_core_with_the_same_index(tmp_path: Path, settings: Settings,
+                                                               fake_embedder: HashEmbedder) -> None:
+    """Past POOL_MIN_ITEMS files the reading and chunking run in worker processes: same chunks, same order."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    seeds = sorted(settings.articles_dir.iterdir())
+    for i in range(POOL_MIN_ITEMS + 10):
+        text = seeds[i % len(seeds)].read_text(encoding="utf-8")
+        (folder / f"a{i:03d}.txt").write_text(f"{text}\n\nEdition {i} of this story.\n", encoding="utf-8")
+    built = {}
+    for processes in (1, 2):
+        config = settings.replace(articles_dir=folder, index_dir=tmp_path / f"index{processes}")
+        build_index(config, embedder=fake_embedder, runner=LocalRunner(processes))
+        live = store.Store.open(config.index_dir)
+        rows = list(range(live.manifest.chunks))
+        built[processes] = [(c.id, c.article_id, c.start, c.end) for c in live.chunks(rows).values()]
+    assert len(built[1]) > 2 * (POOL_MIN_ITEMS + 10) and built[1] == built[2]
+
+
+def test_embed_words_is_recorded_and_checked(settings: Settings, fake_embedder: HashEmbedder) -> None:
+    """Only the first words of each chunk are embedded; an index built otherwise is refused, not mixed."""
+    short = settings.replace(embed_words=12)
+    build_index(short, embedder=fake_embedder)
+    assert store.read_manifest(settings.index_dir).embed_words == 12
+    with pytest.raises(IndexMismatch, match=r"12 embedded words, configured 80 / 1 / 0"):
+        store.check_compatible(store.read_manifest(settings.index_dir), fake_embedder.name, settings)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.indexing.chunk import chunk_article, chunk_id
+from qa.indexing.chunk import chunk_article, chunk_id, embed_text
 from qa.indexing.ingest import load_articles
 from qa.sentences import sentence_spans
 from qa.types import Article
@@ -75,3 +75,12 @@ def test_property_offsets_coverage_no_empty(paragraphs: list[str], words: int, o
         covered.update(range(c.start, c.end))
     # every non-space character is in some chunk
     assert all(i in covered for i, ch in enumerate(text) if not ch.isspace())
+
+
+def test_embed_text_reads_the_headline_and_the_first_words() -> None:
+    chunk = "Ministers met in Stockholm on Friday.\n\nThey  agreed, after long talks, to meet again."
+    assert embed_text("Talks", chunk) == f"Talks\n{chunk}"
+    assert embed_text("Talks", chunk, words=6) == "Talks\nMinisters met in Stockholm on Friday."
+    assert embed_text("Talks", chunk, words=8) == "Talks\nMinisters met in Stockholm on Friday.\n\nThey  agreed,"
+    assert embed_text("", chunk, words=100) == chunk  # fewer words than asked: all of them
+    assert embed_text("", "", words=5) == ""

@@ -220,8 +220,7 @@ class Engine:
         with self._lock:
             if self._store is None or self._store.manifest.generation != manifest.generation:
                 # compare with the embedder in use, so questions are embedded like the index was
-                store_mod.check_compatible(manifest, self.embedder.name,
-                                           self.settings.chunk_words, self.settings.chunk_overlap)
+                store_mod.check_compatible(manifest, self.embedder.name, self.settings)
                 self._store = store_mod.Store(self.settings.index_dir / manifest.generation, manifest)
             return self._store
 

@@ -9,6 +9,8 @@ boundary is whole in one chunk.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import re
 from collections.abc import Iterator
 
 from qa.sentences import sentence_spans
@@ -48,6 +50,14 @@ def chunk_article(article: Article, words: int = 80, overlap: int = 1) -> list[C
     return chunks
 
 
-def embed_text(title: str, chunk_text: str) -> str:
-    """What the embedder sees: the headline gives a passage its topic."""
+_WORD = re.compile(r"\S+")
+
+
+def embed_text(title: str, chunk_text: str, words: int = 0) -> str:
+    """What the embedder sees: the headline gives a passage its topic, then the chunk's first
+    `words` words (0: all of it). The rest of the chunk is still found by BM25, which indexes every
+    word; the embedder's time grows with the words it reads."""
+    if words:
+        ends = [m.end() for m in itertools.islice(_WORD.finditer(chunk_text), words)]
+        chunk_text = chunk_text[:ends[-1]] if ends else chunk_text
     return f"{title}\n{chunk_text}" if title else chunk_text
