@@ -1,6 +1,6 @@
 """Indexing against the LlamaIndex starter recipe: articles/s and recall@5, same corpus, same run.
 
-    .venv/bin/python bench/starter_index.py [--corpus clapnq|news] [--configs 80/1,120/1,160/0] [--rounds 2]
+    .venv/bin/python bench/starter_index.py [--corpus clapnq|news] [--configs 80/1,80/1/40,120/0] [--rounds 2]
                                             [--copies N] [--json]
 
 Needs the `bench` extra (`pip install -e '.[bench]'`: llama-index-core and its HuggingFace embedding).
@@ -10,8 +10,9 @@ Needs the `bench` extra (`pip install -e '.[bench]'`: llama-index-core and its H
   all-MiniLM-L6-v2 folder on the CPU (torch, its default 256-token truncation), over Documents made
   from the same files (a folder through `SimpleDirectoryReader`, a corpus.jsonl one Document per line).
 * This project: `qa.indexing.build.build_index` (ingest, clean, dedup, chunk, embed with the int8 ONNX
-  MiniLM, store SQLite + FAISS + BM25 on disk), one run per chunking configuration `words/overlap`,
-  each into a fresh index with an empty embedding cache.
+  MiniLM, store SQLite + FAISS + BM25 on disk), one run per configuration `words/overlap[/embed_words]`
+  (chunk words, sentences of overlap, and the words of each chunk the embedder reads after the headline,
+  0 or left out: all), each into a fresh index with an empty embedding cache.
 * Both embedders are loaded before the clock starts (a one-off per process for either). The two
   pipelines alternate for `--rounds` rounds and the best round of each counts, so a busy machine
   slows both alike; the load average is printed beside.
@@ -27,9 +28,11 @@ articles), because 36 build in about a second, which times the fixed costs, not 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -104,9 +107,19 @@ def starter_recall(index: Any, questions: Path, k: int = 5) -> float:
     return round(found / len(rows), 4)
 
 
-def ours_build(settings: Settings, embedder: Any) -> tuple[Any, Settings]:
-    summary = build_index(settings, embedder=embedder)
-    return summary, settings
+def ours_build(settings: Settings, embedder: Any) -> tuple[Any, dict[str, float]]:
+    """The build, and the seconds from each progress stage's first report to the next stage's
+    (reading and cleaning end where chunking starts)."""
+    started = time.perf_counter()
+    firsts: dict[str, float] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage != "skip":  # a skipped file, not a stage
+            firsts.setdefault(stage, time.perf_counter() - started)
+
+    summary = build_index(settings, embedder=embedder, progress=progress)
+    marks = sorted([*firsts.items(), ("read", 0.0), ("end", time.perf_counter() - started)], key=lambda kv: kv[1])
+    return summary, {a: round(tb - ta, 1) for (a, ta), (_, tb) in itertools.pairwise(marks)}
 
 
 def warm_up(work: Path, base: Settings, starter_model: Any, ours_embedder: Any) -> None:
@@ -119,7 +132,7 @@ def warm_up(work: Path, base: Settings, starter_model: Any, ours_embedder: Any) 
     build_index(base.replace(articles_dir=folder, index_dir=work / "idx-warm"), embedder=ours_embedder)
 
 
-def run(corpus: Path, questions: Path, configs: list[tuple[int, int]], rounds: int, work: Path) -> dict[str, Any]:
+def run(corpus: Path, questions: Path, configs: list[tuple[int, ...]], rounds: int, work: Path) -> dict[str, Any]:
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
     base = load({})
@@ -134,13 +147,13 @@ def run(corpus: Path, questions: Path, configs: list[tuple[int, int]], rounds: i
         if "starter" not in best or row["per_s"] > best["starter"]["per_s"]:
             best["starter"] = {**row, "recall@5": starter_recall(index, questions)}
         say(f"round {r + 1} starter: {row}")
-        for words, overlap in configs:
-            name = f"ours {words}/{overlap}"
-            settings = base.replace(articles_dir=corpus, index_dir=work / f"idx-{words}-{overlap}-{r}",
-                                    chunk_words=words, chunk_overlap=overlap)
-            (summary, _), t = timed(ours_build, settings, ours_embedder)
+        for words, overlap, embed_words in configs:
+            name = f"ours {words}/{overlap}" + (f"/{embed_words}" if embed_words else "")
+            settings = base.replace(articles_dir=corpus, index_dir=work / f"idx-{words}-{overlap}-{embed_words}-{r}",
+                                    chunk_words=words, chunk_overlap=overlap, embed_words=embed_words)
+            (summary, stages), t = timed(ours_build, settings, ours_embedder)
             row = {"articles": summary.articles, "chunks": summary.chunks, "seconds": round(t.wall, 2),
-                   **t.rate(summary.articles), "load_average": load_average()}
+                   **t.rate(summary.articles), "load_average": load_average(), "stages_s": stages}
             if name not in best or row["per_s"] > best[name]["per_s"]:
                 recall = evaluate(questions, settings, retrieval_only=True)["summary"]["recall@5"]
                 best[name] = {**row, "recall@5": recall}
@@ -153,12 +166,13 @@ def run(corpus: Path, questions: Path, configs: list[tuple[int, int]], rounds: i
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", choices=("clapnq", "news"), default="clapnq")
-    ap.add_argument("--configs", default="80/1", help="chunk words/overlap sentences, comma separated")
+    ap.add_argument("--configs", default="80/1",
+                    help="chunk words/overlap sentences[/embedded words], comma separated")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--copies", type=int, default=1, help="news only: write every article this many times")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    configs = [tuple(int(x) for x in c.split("/")) for c in args.configs.split(",")]
+    configs = [(*(int(x) for x in c.split("/")), 0)[:3] for c in args.configs.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if args.corpus == "news":
@@ -172,10 +186,10 @@ def main() -> None:
         print(json.dumps({"machine": machine(), "corpus": args.corpus, "results": best}, indent=1))
         return
     print(f"\n{args.corpus}: best of {args.rounds} rounds, load average now {load_average()}")
-    print(f"{'pipeline':14s} {'articles':>8s} {'chunks':>7s} {'seconds':>8s} {'articles/s':>10s} {'ratio':>6s} "
+    print(f"{'pipeline':17s} {'articles':>8s} {'chunks':>7s} {'seconds':>8s} {'articles/s':>10s} {'ratio':>6s} "
           f"{'recall@5':>8s}")
     for name, row in best.items():
-        print(f"{name:14s} {row['articles']:8d} {row.get('chunks', 0):7d} {row['seconds']:8.1f} {row['per_s']:10.1f} "
+        print(f"{name:17s} {row['articles']:8d} {row.get('chunks', 0):7d} {row['seconds']:8.1f} {row['per_s']:10.1f} "
               f"{row['ratio_to_starter']:6.2f} {row['recall@5']:8.3f}")
 
 

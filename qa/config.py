@@ -36,7 +36,7 @@ class Settings:
     chunk_overlap: int = 1  # sentences shared by neighbouring chunks
     # words of each chunk the embedder reads after its headline (0: all); BM25 indexes every word.
     # The embedding is most of a build's time: see qa/tuning.py EMBED_WORDS
-    embed_words: int = 0
+    embed_words: int = tuning.EMBED_WORDS
     max_file_mb: float = 20.0
     # fetching pages and feeds (`qa add`, `qa update`)
     fetch_timeout: float = 20.0  # seconds for one whole request (connect, headers and body)

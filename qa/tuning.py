@@ -116,6 +116,21 @@ MERGE_SHARED = 0.6
 MERGE_COSINE = 0.9
 MERGE_COSINE_SHARED = 0.3
 
+# --- qa.indexing: what the embedder reads of each chunk (QA_EMBED_WORDS) ----------------------------------
+# The embedding is 90% of a build once sentences are split by blingfire. Reading the headline and only the first
+# 40 words of each 80-word chunk (BM25 still indexes every word) halves it: 1,800 news articles
+# (`bench/starter_index.py --corpus news --copies 50 --configs 80/1,80/1/40`) 2.12x the LlamaIndex starter's
+# articles/s against 1.21x, recall@5 0.903 against 0.919 (62 questions; the starter 0.710); CLAP-NQ dev 3.41x
+# against 2.31x, recall@5 0.997 against 0.993. The answer reaching the prompt (eval/evidence_reach.py, pysbd
+# sentences): newsA questions 0.844 against 0.906, newsA conversations 0.909 against 0.773, CLAP-NQ dev 0.770 against
+# 0.766; 24 words: 0.875, 0.636, 0.756. Full `qa eval` (judge on; blingfire sentences; 40 words against all):
+# newsA questions (dev) 14 right against 17, fabricated 4 against 3, wrong answers shown as supported 5 against 3;
+# newsA conversations 14 against 11; newsB questions (held out) 16 against 15, wrong-supported 5 against 4; newsB
+# conversations 9 both; CLAP-NQ held-out F1 0.389 against 0.387; seeds_trust 6/8 both, but 13/15 unanswerable
+# refused against 15/15 (2 fabricated against 0). Right answers are equal in sum, the fabrications are not: the
+# default reads every word, and QA_EMBED_WORDS=40 is there for an archive too large to embed whole.
+EMBED_WORDS = 0
+
 # --- qa.answering.speculate: prompt-lookup speculative decoding ------------------------------------------
 # Draft tokens verified a model pass in greedy answers (QA_SPECULATE; 0: one token a pass, llama-cpp-python's
 # create_completion). Figures: docs/benchmarks.md, "Speculative decoding". K = 3 pays most (42 recorded prompts,

@@ -12,7 +12,7 @@ import pytest
 from qa import store
 from qa.config import Settings
 from qa.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing, QAError
-from qa.indexing.build import POOL_MIN_ITEMS, LocalRunner, build_index, build_lock
+from qa.indexing.build import build_index, build_lock
 
 from .fakes import HashEmbedder
 
@@ -172,25 +172,6 @@ def test_the_size_limit_of_a_collection_is_per_record(settings: Settings, fake_e
     summary = build_index(small, embedder=fake_embedder)
     assert summary.articles == 60
     assert [s.reason.split(":")[0] for s in summary.skipped] == ["record too large"]
-
-
-def test_many_articles_chunk_on_every_core_with_the_same_index(tmp_path: Path, settings: Settings,
-                                                               fake_embedder: HashEmbedder) -> None:
-    """Past POOL_MIN_ITEMS files the reading and chunking run in worker processes: same chunks, same order."""
-    folder = tmp_path / "many"
-    folder.mkdir()
-    seeds = sorted(settings.articles_dir.iterdir())
-    for i in range(POOL_MIN_ITEMS + 10):
-        text = seeds[i % len(seeds)].read_text(encoding="utf-8")
-        (folder / f"a{i:03d}.txt").write_text(f"{text}\n\nEdition {i} of this story.\n", encoding="utf-8")
-    built = {}
-    for processes in (1, 2):
-        config = settings.replace(articles_dir=folder, index_dir=tmp_path / f"index{processes}")
-        build_index(config, embedder=fake_embedder, runner=LocalRunner(processes))
-        live = store.Store.open(config.index_dir)
-        rows = list(range(live.manifest.chunks))
-        built[processes] = [(c.id, c.article_id, c.start, c.end) for c in live.chunks(rows).values()]
-    assert len(built[1]) > 2 * (POOL_MIN_ITEMS + 10) and built[1] == built[2]
 
 
 def test_embed_words_is_recorded_and_checked(settings: Settings, fake_embedder: HashEmbedder) -> None:

@@ -11,11 +11,8 @@ import contextlib
 import functools
 import hashlib
 import logging
-import multiprocessing
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,9 +34,6 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 EMBED_BATCH = 256  # vectors checkpointed to the cache after each batch
-# items (files, articles) from which reading and chunking run in one process per core: starting two
-# processes costs ~0.5 s, chunking 1,000 news articles ~4.5 s on one core (bench/starter_index.py)
-POOL_MIN_ITEMS = 200
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -62,31 +56,15 @@ class Runner(Protocol):
 
 
 class LocalRunner:
-    """The single-machine build: reading and chunking on every core, and the embedder of this process
-    (whose workers use every core themselves), batch by batch."""
-
-    def __init__(self, processes: int = 0):
-        self.processes = processes or os.cpu_count() or 1
+    """The single-machine build: the built-in map, and the embedder of this process, batch by batch."""
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterable[Any]:
-        """Sentence splitting (pysbd, pure Python) holds the GIL, so more cores need processes; they
-        pay only past POOL_MIN_ITEMS, the cost of starting them. `spawn`, not fork: the app builds from
-        a thread of a process that holds other threads (ONNX Runtime's, the server's)."""
-        if self.processes < 2 or len(items) < POOL_MIN_ITEMS:
-            return map(fn, items)
-        return _pooled(fn, items, self.processes)
+        return map(fn, items)
 
     def embed(self, pairs: Sequence[tuple[str, str]], embedder: Embedder) -> Iterator[tuple[list[str], np.ndarray]]:
         for i in range(0, len(pairs), EMBED_BATCH):
             batch = pairs[i:i + EMBED_BATCH]
             yield [k for k, _ in batch], embedder.embed([t for _, t in batch])
-
-
-def _pooled(fn: Callable[[Any], Any], items: Sequence[Any], processes: int) -> Iterator[Any]:
-    """Results in the items' order as they arrive (the build's progress moves); the pool lives as long
-    as the caller reads, and a few dozen items go to a process at a time, so pickling is not per item."""
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield from pool.map(fn, items, chunksize=max(1, len(items) // (8 * processes)))
 
 
 def build_lock(index_dir: Path, wait: float = 0.0) -> contextlib.AbstractContextManager[None]:

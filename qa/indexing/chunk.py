@@ -1,6 +1,6 @@
 """Article -> [Chunk]: sentence-aware chunks with exact character offsets.
 
-Sentences come from qa.sentences (pysbd, run per paragraph, so a chunk never glues a
+Sentences come from qa.sentences (blingfire, run per line, so a chunk never glues a
 headline-like line onto a sentence). Chunks are greedy packs of whole sentences up to
 `words` words, neighbours sharing `overlap` sentences, so an answer sentence near a
 boundary is whole in one chunk.
