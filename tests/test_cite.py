@@ -169,6 +169,13 @@ def test_irregular_verbs_and_initials_state_their_forms() -> None:
     assert cites[0].supported and cites[0].on_topic
     _, cites = attribute("They meet in Stockholm [1].", parse_query("Where did Blinken and Lavrov meet?"), sources)
     assert cites[0].supported and cites[0].on_topic
+    # "US" in the answer is the passage's "U.S." (the tokenizer keeps no one-letter words); "UK" is not
+    _, cites = attribute("The US is not seeking regime change [1].",
+                         parse_query("Who is not seeking regime change in Russia?"), sources)
+    assert cites[0].supported
+    _, cites = attribute("The UK is not seeking regime change [1].",
+                         parse_query("Who is not seeking regime change in Russia?"), sources)
+    assert not cites[0].supported
 
 
 # --- an answer's sentences read back from its text (the JSON keeps the text only) ---------------------

@@ -5,7 +5,8 @@ from "70,000 soldiers", and a sentence that repeats the question ("Angela Merkel
 Angela Merkel") is close to every passage about Merkel. So a claim is judged by what it *adds*
 beyond the question:
 
-- its new names and numbers must all be in the evidence (spelling variants count: "Brinken");
+- its new names and numbers must all be in the evidence (spelling variants count: "Brinken"; and
+  "U.S." is "US");
   a number's unit word too ("70,000 tanks" needs "tanks" beside the 70,000);
 - enough of its other new content words must be there (`SUPPORT_NEW_MIN`);
 - the question's words it repeats must be there as well (`SUPPORT_REPEATED_MIN` of them): the
@@ -62,6 +63,8 @@ NEGATION = re.compile(r"\b(not|no|never|none|nor|neither|without|n't|cannot|deni
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 _WORD = re.compile(r"[\w'’-]+")
+# "U.S.", "U.K.": the tokenizer keeps words of two letters or more, so these leave no token to match "US"
+_DOTTED = re.compile(r"\b(?:[A-Za-z]\.){2,}")
 
 
 @dataclass(frozen=True)
@@ -198,6 +201,7 @@ def judge(claim: str, query: Query, sentences: Sequence[str], headline: str = ""
 
 def _judge_window(c: _Claim, window: str, span: tuple[int, int]) -> Verdict:
     vocab = set(lexical.tokens(base_forms(window))) | {n for n, _ in numbers(window)}
+    vocab |= {m.group(0).replace(".", "").lower() for m in _DOTTED.finditer(window)}
     for pattern, stems in c.acronyms:
         if pattern.search(window):
             vocab |= stems
