@@ -58,14 +58,13 @@ def news_corpus(work: Path, copies: int = 1) -> tuple[Path, Path]:
     """
     folder, questions = work / "news", work / "news_questions.jsonl"
     folder.mkdir()
+    rows = []
     for root in NEWS:
         if copies > 1:
             replicate_articles(root / "articles", folder, copies)
         else:
             for f in (root / "articles").iterdir():
                 (folder / f.name).write_bytes(f.read_bytes())
-    rows = []
-    for root in NEWS:
         for line in (root / "questions.jsonl").read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             if row.get("answerable", True):
