@@ -26,6 +26,13 @@ SUPPORT_REPEATED_MIN = 0.5
 # newsA (54 answerable, 18 unanswerable): 0: 9/18, 8/54; 0.45: 11/18, 12/54; 0.6: 13/18, 19/54. Synonyms
 # ("free" for "release") make the lexical share a poor judge of topic above 0.3; the LLM judge does the rest.
 SUPPORT_ASKED_MIN = 0.3
+# Two rules of the check, not constants, with what they changed on the recorded answers (judge off, every set:
+# seeds 48, newsA 72, newsB 69, CLAP-NQ held 60 questions). A "how many" answer must count what was asked
+# (qa.answering.answertype.counted): newsA 2 more unanswerable questions refused ("three vessels" for how many
+# containers; the judge had let it through), newsB 1 wrong answer refused, no right answer lost. The
+# question's numbers and the hedges "about"/"around" are not what a claim adds: newsB 2 right answers kept that
+# were refused ("the September 2024 election"; "about 6,300 hectares"), nothing else changed. That one was
+# found reading newsB's refusals: for it newsB is no longer a held-out figure.
 
 # --- the evidence in the prompt: how often the answer reaches the model ------------------------------
 # `python eval/evidence_reach.py` (no LLM): the share of answerable questions whose expected answer is in the
@@ -61,6 +68,23 @@ TYPE_WEIGHT = 0.5
 # the judge removes the gain: not adopted.
 
 # --- qa.answering.judge: the LLM's second reading --------------------------------------------------------
+# Shipped: one reading per citation, "does the passage contain the answer to this exact question", after eight
+# worked examples of both kinds (what a passage says, what it answers), shown when P(yes) reaches JUDGE_MIN on
+# one of the two best stating citations. Recorded readings of the answers that pass the lexical check, as right
+# kept / unanswerable let through / wrong kept (`python eval/judge_rules.py`), against the rule it replaced
+# (min of "says" and "answers" without examples, at 0.7):
+#   dev, seeds_trust + seeds_qa + seeds_conversations (48): 0.7: 24/0/2, 0.75: 24/0/2, 0.8: 24/0/2,
+#     0.85: 22/0/2; replaced rule 25/0/2.
+#   dev, newsA questions + conversations (72): 0.7: 33/3/5, 0.75: 32/3/4, 0.8: 28/3/2, 0.85: 25/3/2;
+#     replaced rule 27/3/5.
+#   held out, newsB (69): 0.8: 25/4/4, replaced 25/4/7; CLAP-NQ held (60, F1 summed over answers kept):
+#     0.8: 7.1 F1, 2 let through, replaced 7.4 F1, 4 let through.
+# 0.8 keeps as many right answers as the replaced rule on the dev sets with fewer wrong ones kept (4 against 7);
+# 0.75 keeps 4 more right answers and 2 more wrong ones: trust first. Not adopted: the same reading after only
+# its own four examples (no "says" examples): seeds 23/1/2 at 0.8, one unanswerable question let through;
+# "says" and "answers" both after the examples, min at 0.8: newsA 24/3/2, seeds 21/0/2 (the "says" reading
+# refuses right answers whose passage names the subject only in the sentence before).
+# Before it, with the readings of the replaced rule:
 # An answer is shown only when the judge's two readings of its best cited sentences (does the passage say
 # the claim; does it hold the answer to this very question) both reach this P("yes"). Chosen on the 66
 # dev answers that passed the lexical check (seeds_trust, seeds_qa, newsA questions; 41 correct, 15 to
@@ -90,8 +114,8 @@ TYPE_WEIGHT = 0.5
 # "does the passage say that the answer is <added words>": 38/5/6, 34/3/6, 20/2/3; "proposed answer ... is it
 # correct according to the passage": 34/2/6, 28/2/3, 22/0/0; max(says, that) with "answers": 40/4/8, 38/3/6,
 # 32/1/6: no better than the shipped 38/3/7, 36/2/6, 30/1/6.
-JUDGE_MIN = 0.7
-JUDGE_CTX = 1024  # the judge's own context: evidence, question and claim fit in a few hundred tokens
+JUDGE_MIN = 0.8
+JUDGE_CTX = 2048  # the judge's own context: its ~540 tokens of examples, then evidence and question
 
 # --- qa.answering.timeline: a story's dated events -------------------------------------------------------
 # Not measured on a labelled set (there is none for timelines yet): chosen by reading the events they give

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.answering.engine import Done, Engine, Token, clean_question, is_refusal
+from qa.answering.judge import opening as judge_opening
 from qa.config import Settings
 from qa.errors import QAError
 from qa.indexing.build import build_index
@@ -84,10 +85,10 @@ def test_refusal_wording() -> None:
 class _PrimedGenerator(ScriptedGenerator):
     def __init__(self, replies: list[str]) -> None:
         super().__init__(replies)
-        self.primed: list[dict[str, str]] = []
+        self.primed: list[list[dict[str, str]]] = []  # each opening primed, in order
 
     def prime(self, messages: list[dict[str, str]]) -> None:
-        self.primed = list(messages)
+        self.primed.append(list(messages))
 
 
 def test_warm_up_primes_the_opening_every_prompt_shares(built: Settings, fake_embedder: HashEmbedder) -> None:
@@ -95,7 +96,8 @@ def test_warm_up_primes_the_opening_every_prompt_shares(built: Settings, fake_em
     engine = Engine(built, fake_embedder, gen)
     engine.warm_up()
     engine.answer("Where did Blinken and Lavrov meet on December 2?")
-    system, user = gen.primed
+    (system, user), judging = gen.primed[:2]  # the answering prompt's opening, then the judge's examples
+    assert judging == judge_opening()
     prompt = gen.prompts[-1]
     assert prompt[0] == system  # the constant system prompt ...
     opening = user["content"][: user["content"].index("Sources:\n") + len("Sources:\n")]
@@ -108,9 +110,11 @@ def test_an_answer_the_judge_does_not_find_in_its_sentences_becomes_a_refusal(bu
     doubtful = ScriptedGenerator([reply], yes=0.2)
     answer = Engine(built, fake_embedder, doubtful).answer("Where did Blinken and Lavrov meet on December 2?")
     assert answer.refused and answer.text.startswith("The articles do not clearly state an answer")
-    # both readings were asked, over the cited sentences only: the claim, then the question
-    assert len(doubtful.judged) == 2 and "Stockholm" in doubtful.judged[0][-1]["content"]
-    assert "Question: Where did Blinken" in doubtful.judged[1][-1]["content"]
+    # one reading of the cited sentences only, after the worked examples, asked with the question
+    assert len(doubtful.judged) == 1
+    asked = doubtful.judged[0][-1]["content"]
+    assert "Stockholm" in asked and "Question: Where did Blinken" in asked
+    assert doubtful.judged[0][:-1] == judge_opening()[:-1]  # the worked examples come first
     trusting = ScriptedGenerator([reply], yes=0.9)
     assert not Engine(built, fake_embedder, trusting).answer("Where did Blinken and Lavrov meet on December 2?").refused
     unjudged = ScriptedGenerator([reply], yes=0.2)

@@ -178,6 +178,20 @@ def test_irregular_verbs_and_initials_state_their_forms() -> None:
     assert not cites[0].supported
 
 
+
+def test_a_count_of_something_else_does_not_answer_how_many() -> None:
+    sources = [_hit("The shipping line diverted three vessels and 1,200 containers to the northern port. "
+                    "It said 40 ships were waiting in 2024.")]
+    question = parse_query("How many containers did the shipping line divert in 2024?")
+    _, cites = attribute("The shipping line diverted three vessels to the northern port [1].", question, sources)
+    assert cites[0].supported and not cites[0].on_topic  # stated, but it counts vessels
+    _, cites = attribute("The shipping line diverted 1,200 containers [1].", question, sources)
+    assert cites[0].supported and cites[0].on_topic
+    # the question's own number ("2024") is not one the answer adds: no passage need repeat it
+    _, cites = attribute("In 2024 the line diverted 1,200 containers [1].", question,
+                         [_hit("The shipping line diverted 1,200 containers to the northern port.")])
+    assert cites[0].supported
+
 # --- an answer's sentences read back from its text (the JSON keeps the text only) ---------------------
 
 S = AnswerSentence

@@ -310,3 +310,23 @@ def test_the_restored_opening_gives_the_same_greedy_answer(tmp_path: Path, caplo
     assert second.prime(opening()) == "evaluated" and path.read_bytes() == good  # the same bytes, rewritten
     assert "".join(second.stream(ASKED, 32, 0.0)) == evaluated
     second.close()
+
+
+@pytest.mark.slow
+def test_the_judge_restores_its_examples_and_reads_the_same(tmp_path: Path) -> None:
+    from qa import tuning
+    from qa.answering import judge
+    from qa.models import llm_model_path
+
+    settings = load({})
+    model, threads = llm_model_path(settings), settings.n_threads
+    reading = judge.answers("Blinken met Lavrov in Stockholm on Thursday.", "Where did Blinken and Lavrov meet?")
+    first = LlamaGenerator(model, tuning.JUDGE_CTX, threads, tmp_path)
+    assert first.prime(judge.opening()) == "evaluated"
+    assert first.tokens(reading)[:len(first.opening_tokens(judge.opening()))] == first.opening_tokens(judge.opening())
+    evaluated = first.yes_probability(reading)
+    first.close()
+    second = LlamaGenerator(model, tuning.JUDGE_CTX, threads, tmp_path)  # as a fresh process
+    assert second.prime(judge.opening()) == "restored"
+    assert second.yes_probability(reading) == pytest.approx(evaluated, abs=1e-3) and evaluated > 0.8
+    second.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from qa import lexical
 from qa.answering.timeq import MONTH, WEEKDAY
 
 if TYPE_CHECKING:  # qa.answering.query parses with this module
@@ -78,3 +79,34 @@ def has_answer(query: Query, sentence: str) -> bool:
         return False
     return any("name" not in m.groupdict() or not query.named & words(m.group("name"))
                for m in query.answer_type.finditer(sentence))
+
+
+_HOW_MANY = re.compile(r"\bhow many\s+([\w'’-]+)(?:\s+([\w'’-]+))?", re.I)
+_NUMERAL = re.compile(rf"\d[\d,.]*|\b({_NUMBER_WORDS[1:-1]}|eleven|twelve|dozens|hundreds|thousands|several|few)\b",
+                      re.I)
+
+
+def counted(question: str) -> frozenset[str]:
+    """What a "how many" question counts: the stems of the (at most two) words after "how many", one of
+    which is the noun ("How many Russian soldiers" counts soldiers); empty for any other question.
+
+    >>> sorted(counted("How many Russian soldiers did officials say Russia massed?"))
+    ['russian', 'soldier']
+    >>> counted("How much did it cost?")
+    frozenset()
+    """
+    m = _HOW_MANY.search(question)
+    return frozenset(lexical.tokens(" ".join(g for g in m.groups() if g))) if m else frozenset()
+
+
+def counts(claim: str, nouns: frozenset[str]) -> bool:
+    """The claim gives a number of what was counted: a numeral with one of `nouns` in the next few words.
+
+    >>> counts("Russia has massed about 70,000 soldiers near the border.", frozenset({"russian", "soldier"}))
+    True
+    >>> counts("Meridian Line diverted three vessels to Saltmere.", frozenset({"contain"}))
+    False
+    >>> counts("Lumora said it had 2.1 million active users.", frozenset({"activ", "user"}))
+    True
+    """
+    return any(nouns & set(lexical.tokens(claim[m.end():m.end() + 40])[:4]) for m in _NUMERAL.finditer(claim))

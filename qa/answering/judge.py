@@ -1,11 +1,14 @@
-"""A second reading of an accepted answer: does the cited passage state it, as an answer to the question?
+"""A second reading of an accepted answer: does the cited passage hold the answer to the question asked?
 
 The lexical check in `qa.answering.support` cannot tell "the prosecution will call 14 witnesses" from an answer
 to "how many witnesses did the defence call", nor which of two officials in one sentence holds the
-asked role. The bundled LLM, asked as a fact checker over the cited sentences alone, separates these
-better (measured in qa/tuning.py): once whether the passage says the claim, once whether it holds the
-answer to the very question; its probability of "yes" against "no" decides, a forward pass each and
-no sampling. It runs in a context of its own, so the answering context keeps its cached system prompt.
+asked role. The bundled LLM, asked as a fact checker whether the cited sentences contain the answer to
+this very question, separates these better (measured in qa/tuning.py): its probability of "yes" against
+"no" decides, one forward pass per citation and no sampling. A 1.5B model reads a yes/no question far
+more reliably after worked examples, so the reading opens with eight (self-written, about no indexed
+story) that show what does not count: another party's figure, another unit, a question the passage leaves
+open. They are a constant prefix, evaluated once and saved like the answering prompt's opening. The judge
+runs in a context of its own, so the answering context keeps its cached system prompt.
 """
 
 from __future__ import annotations
@@ -18,32 +21,60 @@ from qa.answering.query import Query
 from qa.sentences import sentence_spans
 from qa.types import Citation, Hit
 
-SYSTEM = "You are a careful fact checker."
+SYSTEM = ("You are a careful fact checker. You read a passage from a news article and reply yes or no. "
+          "Other words for the same thing count; a different person, number, place, date or thing does not.")
+
+
+_TRIAL = "The prosecution said it would call 12 witnesses. The trial is expected to last six weeks."
+_BUDGET = ("The city appointed a new finance director last week. Her deputy, Maria Costa, will lead the "
+           "review of the budget.")
+_BRIDGE = ("The old bridge, built in 1870, was closed after the flood. Engineers said a new bridge could take "
+           "two years to build.")
+_STORM = "Officials said about 300 homes lost power when the storm reached the coast on Monday."
+_TROOPS = "Russia has massed about 70,000 soldiers near the border, according to Western officials."
+PASSAGE = "Passage: "  # every reading's message starts so: the examples and it are the constant opening
+
+
+def _says(passage: str, claim: str) -> str:
+    return f"{PASSAGE}{passage}\n\nDoes the passage say that {claim}? Reply with yes or no."
+
+
+def _ask(passage: str, question: str) -> str:
+    return (f"{PASSAGE}{passage}\n\nQuestion: {question}\n\nDoes the passage contain the answer to this exact "
+            "question? Reply with yes or no.")
+
+
+def _shot(message: str, reply: str) -> list[Message]:
+    return [{"role": "user", "content": message}, {"role": "assistant", "content": reply}]
+
+
+# Examples of both kinds of reading, what a passage says and what it answers: with those of the first
+# kind the model lets fewer unanswerable questions through (qa/tuning.py, JUDGE_MIN).
+EXAMPLES: tuple[Message, ...] = (
+    *_shot(_says(_BUDGET, "Maria Costa will lead the city's budget review"), "yes"),
+    *_shot(_ask(_TRIAL, "How many witnesses did the defence call?"), "no"),
+    *_shot(_says(_TROOPS, "the United States sent 70,000 tanks"), "no"),
+    *_shot(_says(_STORM, "the storm cut power to 300 homes on Monday"), "yes"),
+    *_shot(_says(_TRIAL, "the defence called 12 witnesses"), "no"),
+    *_shot(_ask(_BUDGET, "Who will lead the budget review?"), "yes"),
+    *_shot(_ask(_BRIDGE, "How much will the new bridge cost?"), "no"),
+    *_shot(_ask(_STORM, "How many homes lost power in the storm?"), "yes"),
+)
 
 
 class Judge(Protocol):
     def yes_probability(self, messages: Sequence[Message]) -> float: ...
 
 
-def says(evidence: str, claim: str) -> list[Message]:
-    """Entailment: does the passage say the claim?"""
-    return [{"role": "system", "content": SYSTEM},
-            {"role": "user", "content": f"Passage: {evidence}\n\nDoes the passage say that {claim.rstrip('.!? ')}? "
-                                        "Reply with yes or no."}]
+def opening() -> list[Message]:
+    """What every reading starts with: the system prompt, the examples, and the reading's first words
+    (llama.cpp keeps them evaluated; qa.answering.prefix saves them for the next process)."""
+    return [{"role": "system", "content": SYSTEM}, *EXAMPLES, {"role": "user", "content": PASSAGE}]
 
 
 def answers(evidence: str, question: str) -> list[Message]:
-    """Responsiveness: does the passage hold the answer to this very question?"""
-    return [{"role": "system", "content": SYSTEM},
-            {"role": "user", "content": f"Passage: {evidence}\n\nQuestion: {question}\n\nDoes the passage contain "
-                                        "the answer to this exact question? Reply with yes or no."}]
-
-
-def reading(judge: Judge, evidence: str, question: str, claim: str) -> float:
-    """The weaker of the two readings: a claim the passage says that does not answer the question
-    ("the prosecution will call 14 witnesses" for the defence's), or an answer to the question the
-    passage does not say ("$40 million" where it says 40 days), both fail."""
-    return min(judge.yes_probability(says(evidence, claim)), judge.yes_probability(answers(evidence, question)))
+    """Does the passage hold the answer to this very question? After the examples."""
+    return [{"role": "system", "content": SYSTEM}, *EXAMPLES, {"role": "user", "content": _ask(evidence, question)}]
 
 
 def evidence(citation: Citation, source: Hit) -> str:
@@ -62,9 +93,9 @@ def evidence(citation: Citation, source: Hit) -> str:
 def confidence(judge: Judge, query: Query, citations: Sequence[Citation], sources: Sequence[Hit],
                most: int = 2) -> float:
     """The judge's best P(yes) over the (at most `most`) best citations that state their sentence on
-    topic; 0 when none does. Each reading costs a forward pass over ~100 tokens."""
+    topic; 0 when none does. Each reading costs a forward pass over the ~100 tokens after the examples."""
     by_id = {h.chunk.id: h for h in sources}
     stating = sorted((c for c in citations if c.supported and c.on_topic and c.chunk_id in by_id),
                      key=lambda c: -c.support)[:most]
-    return max((reading(judge, evidence(c, by_id[c.chunk_id]), query.text, c.sentence) for c in stating),
+    return max((judge.yes_probability(answers(evidence(c, by_id[c.chunk_id]), query.text)) for c in stating),
                default=0.0)

@@ -40,6 +40,7 @@ class Query:
     # search text, whose last question is the one asked (qa.answering.answertype)
     answer_type: re.Pattern[str] | None
     named: frozenset[str]
+    counted: frozenset[str]  # what a "how many" question counts (answertype.counted); else empty
     time: TimeIntent  # of the question asked, not of the earlier one retrieval also searches
     # search_text's vector: retrieval embeds it anyway and sets it (qa.answering.retrieve), sentence selection reuses it
     embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
@@ -76,4 +77,4 @@ def parse_query(question: str, history: Sequence[Turn] = (), today: date | None 
         asked=frozenset(support.content(RECENCY.sub(" ", question))),
         yes_no=bool(YES_NO.match(question)),
         answer_type=answertype.expected(search_text), named=answertype.words(search_text),
-        time=analyse(question, today or date.today()))
+        counted=answertype.counted(question), time=analyse(question, today or date.today()))

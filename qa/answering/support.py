@@ -12,7 +12,12 @@ beyond the question:
 - the question's words it repeats must be there as well (`SUPPORT_REPEATED_MIN` of them): the
   evidence that names the answer must also speak of what was asked ("foreign secretary Liz
   Truss" does not state who the defence secretary is);
-- a claim that adds nothing to the question answers nothing and is not supported.
+- a claim that adds nothing to the question answers nothing and is not supported;
+- a claim that answers "how many containers" with a count of vessels is stated, but not about what was
+  asked (`on_topic` false): no answer rests on it.
+
+The question's own names and numbers are not something a claim adds: "the September 2024 election" need
+not be repeated by a passage that says "yesterday's election".
 
 The evidence is a window of a passage sentence and its neighbours (a name in one sentence, the
 role in the next) plus the passage's headline, chosen as the window that states most of the claim.
@@ -22,10 +27,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from qa import lexical, tuning
+from qa.answering import answertype
 
 if TYPE_CHECKING:  # qa.answering.query parses with this module
     from qa.answering.query import Query
@@ -34,8 +40,8 @@ if TYPE_CHECKING:  # qa.answering.query parses with this module
 FRAME = frozenset(lexical.tokens(
     "said says say saying told tell stated state states according reported reports report article articles "
     "source sources passage text mentioned mention noted added also however yes answer question approximately "
-    "roughly nearly almost estimated where when who whom whose what which why how did does do were has have had "
-    "would can could"))
+    "roughly nearly almost about around estimated where when who whom whose what which why how did does do were has "
+    "have had would can could"))
 # English irregular verb forms -> base form, so "met" states "meet" and "won" states "win" (a stemmer
 # leaves them apart). General English morphology, not a list drawn from any corpus.
 _IRREGULAR_TABLE = """
@@ -158,9 +164,12 @@ def parse(claim: str, query: Query, weight: Callable[[str], float] = lambda _: 1
     # a yes/no answer adds its polarity, so all of it must be stated; any other adds what was not asked
     # nor typed in the question ("latest", "met"), which `content` drops or maps
     new = set(words) if query.yes_no else words - query.asked - set(query.tokens)
+    # a number the question gives ("the September 2024 election") is not one the claim adds
+    given = set() if query.yes_no else {n for n, _ in numbers(query.text)}
+    added = [(n, u) for n, u in numbers(claim) if n not in given]
     return _Claim(claim, query.yes_no, frozenset(new), frozenset(words & query.asked),
-                  frozenset((names(claim) & new) | {n for n, _ in numbers(claim)}),
-                  frozenset((n, u) for n, u in numbers(claim) if u),
+                  frozenset((names(claim) & new) | {n for n, _ in added}),
+                  frozenset((n, u) for n, u in added if u),
                   tuple((w, weight(w)) for w in sorted(query.asked)),
                   # the claim's and the question's names, found as one text, as the support thresholds were
                   # measured: a claim without a full stop joins its last name to a question's first
@@ -196,6 +205,9 @@ def judge(claim: str, query: Query, sentences: Sequence[str], headline: str = ""
         verdict = _judge_window(parsed, " ".join([*sentences[lo:hi + 1], headline]), (lo, hi))
         if verdict.score > best.score:
             best = verdict
+    if query.counted and not answertype.counts(claim, query.counted):
+        # "How many containers?" is not answered by "three vessels", however well a passage states it
+        return replace(best, on_topic=False, reason=best.reason or "it does not count what was asked")
     return best
 
 
