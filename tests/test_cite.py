@@ -192,6 +192,21 @@ def test_a_count_of_something_else_does_not_answer_how_many() -> None:
                          [_hit("The shipping line diverted 1,200 containers to the northern port.")])
     assert cites[0].supported
 
+
+def test_the_judge_reads_the_second_citation_only_when_the_first_falls_short() -> None:
+    from qa.answering.judge import confidence
+
+    from .fakes import ScriptedGenerator
+
+    sources = [_hit("Blinken and Lavrov met in Stockholm on Thursday.", article="a.txt"),
+               _hit("The two ministers met in Stockholm, Sweden.", article="b.txt")]
+    query = parse_query("Where did Blinken and Lavrov meet?")
+    _, cites = attribute("They met in Stockholm [1][2].", query, sources)
+    assert [c.supported and c.on_topic for c in cites] == [True, True]
+    sure, unsure = ScriptedGenerator(yes=0.9), ScriptedGenerator(yes=0.5)
+    assert confidence(sure, query, cites, sources, enough=0.8) == 0.9 and len(sure.judged) == 1
+    assert confidence(unsure, query, cites, sources, enough=0.8) == 0.5 and len(unsure.judged) == 2
+
 # --- an answer's sentences read back from its text (the JSON keeps the text only) ---------------------
 
 S = AnswerSentence

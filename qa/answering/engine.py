@@ -299,7 +299,8 @@ class Engine:
             if not refused and settings.judge:
                 yield Status("Checking the answer against the sources…")
                 self.prime_judge()
-                refused = confidence(self.judge, query, citations, prompt.sources) < tuning.JUDGE_MIN
+                refused = confidence(self.judge, query, citations, prompt.sources,
+                                     enough=tuning.JUDGE_MIN) < tuning.JUDGE_MIN
             if query.time.recency and not refused:
                 sentences = with_as_of(sentences, citations)
         if refused:  # say so plainly, and what the articles do say nearby
