@@ -102,6 +102,10 @@ def test_latest_puts_the_newest_article_first_and_tells_the_model(dated: Setting
     engine = Engine(dated, HashEmbedder(), gen)
     answer = engine.answer("Who is the latest mayor of Velmora?")
     assert answer.sources[0].chunk.article_id == "mayor-2023.md"
+    # every source newest first, the undated last, however the passages scored
+    hits = engine.search("What is the latest on Velmora?", settings=dated.replace(top_k=5)).hits
+    days = [h.published or "" for h in hits]
+    assert days == sorted(days, reverse=True) and len(days) == 5
     user = gen.prompts[0][-1]["content"]
     assert "newest source is current" in user and "(2023-06-05; Harbour Herald)" in user
     assert answer.citations[0].published == "2023-06-05"

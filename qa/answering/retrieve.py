@@ -186,6 +186,8 @@ def retrieve(query: Query, store: Store, embedder: Embedder, settings: Settings)
     top = diversify(ranked, lambda r: chunks[r].article_id, settings.per_article, settings.top_k)
     if intent.chronological:
         top.sort(key=lambda r: (published_day(info_of(r).published) or date.max, chunks[r].start))
+    elif intent.recency:  # the newest source first: a small model leans on source [1]
+        top.sort(key=lambda r: published_day(info_of(r).published) or date.min, reverse=True)
     hits = tuple(_hit(chunks[r], info_of(r), fused[r], dense.get(r), lex.get(r), store) for r in top)
     best_dense = max((dense[r] for r in dense_rank), default=0.0)
     best_cov = max((idf_coverage(query.tokens, chunks[r].text + " " + info_of(r).title, store)
