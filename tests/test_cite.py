@@ -193,6 +193,14 @@ def test_a_count_of_something_else_does_not_answer_how_many() -> None:
     assert cites[0].supported
 
 
+def test_an_ordinal_is_a_number_whose_unit_follows_it() -> None:
+    sources = [_hit("The substitute scored the winner in the 112th minute of the final.")]
+    question = parse_query("In which minute did the substitute score?")
+    _, cites = attribute("The substitute scored in the 112th minute [1].", question, sources)
+    assert cites[0].supported and cites[0].on_topic
+    _, cites = attribute("The substitute scored in the 112th second [1].", question, sources)
+    assert not cites[0].supported
+
 def test_the_judge_reads_the_second_citation_only_when_the_first_falls_short() -> None:
     from qa.answering.judge import confidence
 

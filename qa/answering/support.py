@@ -67,6 +67,7 @@ _IRREGULAR_WORD = re.compile(r"\b(" + "|".join(sorted(IRREGULAR, key=len, revers
 NEGATION = re.compile(r"\b(not|no|never|none|nor|neither|without|n't|cannot|denied|denies|den(y|ies)|refused|"
                       r"rejected|ruled out)\b|n't\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+_ORDINAL = re.compile(r"^(?:st|nd|rd|th|s)\b")  # what follows a number's digits in "1st", "112th", "1990s"
 _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 _WORD = re.compile(r"[\w'’-]+")
 # "U.S.", "U.K.": the tokenizer keeps words of two letters or more, so these leave no token to match "US"
@@ -108,10 +109,13 @@ def numbers(text: str) -> list[tuple[str, str]]:
 
     >>> numbers("About 70,000 soldiers and 72 hours.")
     [('70000', 'soldier'), ('72', 'hour')]
+    >>> numbers("He scored in the 112th minute.")
+    [('112', 'minut')]
     """
     out = []
     for m in _NUMBER.finditer(text):
-        after = _WORD.findall(text[m.end():m.end() + 40])
+        rest = _ORDINAL.sub("", text[m.end():m.end() + 40])  # "112th minute": the unit is "minute"
+        after = _WORD.findall(rest)
         unit = next((w for w in after if not lexical.is_stopword(w.lower())), "")
         stem = lexical.tokens(unit)
         out.append((m.group(0).replace(",", "").rstrip("."), stem[0] if stem and not unit[:1].isdigit() else ""))
