@@ -75,6 +75,18 @@ def test_odd_questions_are_cleaned_not_crashed(built: Settings, fake_embedder: H
     assert len(clean_question("word " * 5000)) <= 1001
 
 
+def test_a_refused_answer_quotes_first_the_sentence_it_rested_on(built: Settings, fake_embedder: HashEmbedder) -> None:
+    # the check finds "Speaking in Jerusalem ..." stating the draft, the judge does not confirm it: the refusal
+    # quotes that sentence first (it holds the answer), then the one nearest the question's words
+    doubtful = ScriptedGenerator(["Blinken was speaking in Jerusalem [1]."], yes=0.2)
+    answer = Engine(built, fake_embedder, doubtful).answer(
+        "Where was Blinken speaking when he said the US was not seeking regime change in Russia?")
+    assert answer.refused and answer.text.startswith("The articles do not clearly state an answer")
+    quotes = [s for s in answer.sentences if s.quote]
+    assert quotes[0].text.startswith("Speaking in Jerusalem on Sunday") and len(quotes) == 2
+    assert quotes[1].text.startswith("The US is not seeking regime change in Russia")
+    assert all(c.supported and not c.on_topic for c in answer.citations)  # quotes, not an answer
+
 def test_refusal_wording() -> None:
     assert is_refusal("The articles do not say.")
     assert is_refusal("The sources do not mention China's economy.")

@@ -12,7 +12,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from qa import store as store_mod
@@ -146,12 +146,18 @@ def gate_message(hits: Sequence[Hit]) -> str:
     return "\n".join(lines)
 
 
-def honest_refusal(query: Query, sources: Sequence[Hit], checked: bool = False
-                   ) -> tuple[list[AnswerSentence], list[Citation]]:
+def honest_refusal(query: Query, sources: Sequence[Hit], checked: bool = False, read: Sequence[Citation] = (),
+                   most: int = 2) -> tuple[list[AnswerSentence], list[Citation]]:
     """The plain refusal, then the sentences of the sources closest to the question, quoted and cited,
     so the reader sees what the articles do say nearby. `checked`: the model answered, but no source
-    was found to state its answer, which is not the same as the articles not saying it."""
-    near = nearby(query, sources)
+    was found to state its answer, which is not the same as the articles not saying it. `read`: that
+    answer's citations; a sentence the check found stating it, though not as an answer the judge confirmed,
+    is quoted first: most often it holds the answer, and the reader judges it from the source's own words."""
+    stated = sorted((c for c in read if c.supported), key=lambda c: -c.support)
+    near: list[Citation] = []
+    for c in [*(_as_quote(c) for c in stated), *nearby(query, sources, most)]:
+        if len(near) < most and all((q.n, q.snippet_start) != (c.n, c.snippet_start) for q in near):
+            near.append(c)
     head = UNVERIFIED if checked else REFUSAL
     if not near:
         return [AnswerSentence(head)], []
@@ -159,6 +165,12 @@ def honest_refusal(query: Query, sources: Sequence[Hit], checked: bool = False
     lines = [AnswerSentence(f"{head} {'The passages closest to the question say' if checked else 'Nearby, they say'}:")]
     lines += [AnswerSentence(c.snippet, (c.n,), quote=True) for c in near]
     return lines, near
+
+
+def _as_quote(citation: Citation) -> Citation:
+    """A checked citation turned into a quote of its highlighted sentence: the source's words, so supported."""
+    return replace(citation, sentence=citation.snippet.strip(), supported=True, support=1.0, posthoc=False,
+                   missing=(), on_topic=False)
 
 
 class Engine:
@@ -304,7 +316,7 @@ class Engine:
             if query.time.recency and not refused:
                 sentences = with_as_of(sentences, citations)
         if refused:  # say so plainly, and what the articles do say nearby
-            sentences, citations = honest_refusal(query, prompt.sources, checked=not said_so)
+            sentences, citations = honest_refusal(query, prompt.sources, not said_so, citations)
         timings = Timings(found.ms, ttft, _ms(started), prompt.tokens, len(pieces))  # one piece per token
         yield Done(Answer(tuple(sentences), tuple(citations), found.hits, refused, timings, query.text,
                           query.search_text, True, prompt.sources))
