@@ -310,7 +310,8 @@ class Engine:
             refused = not any(c.supported and c.on_topic for c in citations)
             if not refused and settings.judge:
                 yield Status("Checking the answer against the sources…")
-                self.prime_judge()
+                if not getattr(self.judge, "primed", True):  # as the generator's: not re-tokenised every answer
+                    self.prime_judge()
                 refused = confidence(self.judge, query, citations, prompt.sources,
                                      enough=tuning.JUDGE_MIN) < tuning.JUDGE_MIN
             if query.time.recency and not refused:
