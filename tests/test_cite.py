@@ -4,6 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qa.answering.cite import attribute, parse_markers, read_sentences, split_claims, strip_markers
+from qa.answering.engine import honest_refusal
 from qa.answering.query import parse_query
 from qa.types import AnswerSentence, Chunk, Hit, render_sentences
 
@@ -242,3 +243,14 @@ def test_read_sentences_keeps_every_number_and_reads_any_marker_form() -> None:
     assert read_sentences("Both [1, 2]. Nothing [7].") == (S("Both.", (1, 2)), S("Nothing.", (7,)))
     assert read_sentences("They met. [2] In Stockholm [1-2]") == (S("They met.", (2,)), S("In Stockholm", (1, 2)))
     assert read_sentences("") == ()
+
+
+def test_a_refusal_quotes_a_sentence_two_sources_share_once() -> None:
+    shared = "His deputy, Rosa Lindgren, is coordinating emergency shelters in the valley."
+    sources = [_hit(f"{shared} Roads were closed.", article="a.txt"),
+               _hit(f"Rain fell all week. {shared}", article="b.txt"),
+               _hit("The emergency shelters in the valley hold 400 people.", article="c.txt")]
+    sentences, cites = honest_refusal(parse_query("Who runs the emergency shelters in the valley?"), sources)
+    quotes = [s.text for s in sentences if s.quote]
+    assert quotes == [shared, "The emergency shelters in the valley hold 400 people."]
+    assert [c.n for c in cites] == [1, 3]

@@ -47,3 +47,18 @@ def test_no_history_or_no_pronoun_changes_nothing() -> None:
 def test_people_skips_question_words_months_and_markers() -> None:
     assert people("When did Antony Blinken meet Sergei Lavrov in December [2]?") == ["Antony Blinken",
                                                                                     "Sergei Lavrov"]
+
+
+def test_its_is_the_company_the_conversation_named_not_a_person() -> None:
+    history = [Turn("user", "Which company developed the Alzheimer's drug oravicept?"),
+               Turn("assistant", "Caldera Therapeutics developed the Alzheimer's drug oravicept [1]."),
+               Turn("user", "By how much did that company's shares rise?"),
+               Turn("assistant", "The company's shares rose 34% [2].")]
+    text = ("Caldera Therapeutics developed oravicept. Its chief executive, Ruth Ames, said she was delighted. "
+            "Shares in Caldera Therapeutics rose 34 per cent.")
+    assert resolve("Who is its chief executive?", history, lambda _: text) == \
+        "Who is Caldera Therapeutics' chief executive?"
+    # a person named by the last answer is not "its"
+    people_only = [Turn("user", "Who leads the union?"), Turn("assistant", "Anna Kowalski [1].")]
+    assert resolve("What is its membership?", people_only, lambda _: "Anna Kowalski said she would stay.") == \
+        "What is its membership?"

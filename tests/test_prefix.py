@@ -328,5 +328,10 @@ def test_the_judge_restores_its_examples_and_reads_the_same(tmp_path: Path) -> N
     first.close()
     second = LlamaGenerator(model, tuning.JUDGE_CTX, threads, tmp_path)  # as a fresh process
     assert second.prime(judge.opening()) == "restored"
-    assert second.yes_probability(reading) == pytest.approx(evaluated, abs=1e-3) and evaluated > 0.8
+    restored = second.yes_probability(reading)
+    assert restored == pytest.approx(evaluated, abs=1e-3) and evaluated > 0.8
+    # what was read before does not move a reading: the same one again, or after one that shares its passage
+    assert second.yes_probability(reading) == restored
+    second.yes_probability(judge.answers("Blinken met Lavrov in Stockholm on Thursday.", "When did they meet?"))
+    assert second.yes_probability(reading) == restored
     second.close()

@@ -5,7 +5,8 @@
 see the name. The person is one the recent turns named, singled out by how the articles
 themselves refer to them ("he", "she", "Mr", "Ms": counted in the retrieved text, never guessed
 from a first name). When the conversation leaves it open, the question stays as it is and the
-model reads the conversation.
+model reads the conversation. A follow-up's "its" ("Who is its chief executive?") is resolved the same
+way to a company, party or place the recent turns named: one the articles never call "he" or "she".
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from qa.sentences import sentence_spans
 from qa.types import Turn
 
 PRONOUN = re.compile(r"\b(he|him|his|she|her|hers)\b", re.IGNORECASE)
+ITS = re.compile(r"\bits\b", re.IGNORECASE)  # "it" alone is as often the event or the thing asked about
 FEMININE = {"she", "her", "hers"}
 # Capitalised runs that are not people: sentence openers, days, months, and words of questions.
 _OPENERS = ("The A An In On At Of For And But Or If What Who Whom Whose Which Where When Why How Is Are Was "
             "Were Did Do Does Will Would Can Could Has Have Had He She It They We I You His Her Their Its This "
-            "That These Those According After Before During Mr Mrs Ms Dr")
+            "That These Those According After Before During By From To With As Since Mr Mrs Ms Dr")
 NOT_NAMES = frozenset(_OPENERS.split()) | set(calendar.month_name[1:]) | set(calendar.day_name)
 _RUN = re.compile(r"\b[A-Z][a-z'’-]+(?:\s+[A-Z][a-z'’-]+)*")
 
@@ -96,12 +98,7 @@ def antecedent(pronoun: str, history: Sequence[Turn], corpus: Callable[[str], st
     'Cy Berg'
     """
     exchanges = _exchanges(history)
-    candidates: list[str] = []
-    for asked, answered in exchanges:
-        in_answer = [p for p in people(answered) if p not in people(asked)]
-        who = re.match(r"\s*who(m|se)?\b", asked, re.IGNORECASE)
-        candidates += [c for c in (in_answer + people(asked) if who else people(asked) + in_answer)
-                       if c not in candidates]
+    candidates = _candidates(exchanges, r"who(m|se)?")
     if not candidates:
         return None
     text = corpus(" ".join(f"{a} {b}" for a, b in exchanges))
@@ -121,6 +118,42 @@ def antecedent(pronoun: str, history: Sequence[Turn], corpus: Callable[[str], st
     asked, answered = exchanges[0]
     named = [p for p in people(answered) if p not in people(asked)]
     return named[0] if re.match(r"\s*who(m|se)?\b", asked, re.IGNORECASE) and len(named) == 1 else None
+
+
+def _candidates(exchanges: Sequence[tuple[str, str]], answer_first: str) -> list[str]:
+    """The names of the exchanges, newest first; in one whose question opens with `answer_first` (a regex:
+    "who" for a person, "which/what" for a company) the names its answer added come first."""
+    candidates: list[str] = []
+    for asked, answered in exchanges:
+        in_answer = [p for p in people(answered) if p not in people(asked)]
+        first = re.match(rf"\s*(?:{answer_first})\b", asked, re.IGNORECASE)
+        candidates += [c for c in (in_answer + people(asked) if first else people(asked) + in_answer)
+                       if c not in candidates]
+    return candidates
+
+
+def thing(history: Sequence[Turn], corpus: Callable[[str], str] = lambda _: "", question: str = "") -> str | None:
+    """What a follow-up's "its" refers to: a name of the last two exchanges that the articles do not refer
+    to as "he" or "she" in most of its mentions (a company's chief executive is "he" now and then), the
+    answer's first; of several, the one the follow-up's own words are written about (as for a person).
+
+    >>> h = [Turn("user", "Which company developed the drug?"), Turn("assistant", "Caldera Therapeutics [1].")]
+    >>> thing(h, lambda _: "Caldera Therapeutics ran the trial. Its chief executive, Ann Ek, said she was glad.")
+    'Caldera Therapeutics'
+    """
+    exchanges = _exchanges(history)
+    candidates = _candidates(exchanges, r"who|which|what")
+    text = corpus(" ".join(f"{a} {b}" for a, b in exchanges))
+
+    def mentions(name: str) -> int:
+        return len(re.findall(rf"\b{re.escape(name.split()[-1])}\b", text))
+
+    # named by the articles too (when they are known), and not as a person
+    things = [c for c in candidates if (mentions(c) or not text) and sum(_gender_counts(c, text)) <= mentions(c) / 2]
+    if len(things) <= 1:
+        return things[0] if things else None
+    answered = " ".join(b for _, b in exchanges)
+    return _implied(question, things, text, {}) or (things[0] if things[0] in answered else None)
 
 
 def _implied(question: str, candidates: Sequence[str], text: str, evidence: dict[str, int]) -> str | None:
@@ -152,15 +185,18 @@ def resolve(question: str, history: Sequence[Turn], corpus: Callable[[str], str]
     >>> resolve("Where did they meet?", [])
     'Where did they meet?'
     """
+    if not history:
+        return question
     m = PRONOUN.search(question)
-    if not m or not history:
+    if m:
+        name = antecedent(m.group(0), history, corpus, question)
+        word = m.group(0).lower()
+        following = re.match(r"\s+([a-z]+)", question[m.end():])
+        possessive = word in ("his", "hers") or (word == "her" and following is not None
+                                                 and not lexical.is_stopword(following.group(1)))
+    elif m := ITS.search(question):
+        name, possessive = thing(history, corpus, question), True
+    if not m or not name or name.lower() in question.lower():
         return question
-    name = antecedent(m.group(0), history, corpus, question)
-    if not name or name.lower() in question.lower():
-        return question
-    word = m.group(0).lower()
-    following = re.match(r"\s+([a-z]+)", question[m.end():])
-    possessive = word in ("his", "hers") or (word == "her" and following is not None
-                                             and not lexical.is_stopword(following.group(1)))
-    replacement = f"{name}'s" if possessive else name
+    replacement = (f"{name}'" if name.endswith("s") else f"{name}'s") if possessive else name
     return question[:m.start()] + replacement + question[m.end():]

@@ -155,9 +155,12 @@ def honest_refusal(query: Query, sources: Sequence[Hit], checked: bool = False, 
     is quoted first: most often it holds the answer, and the reader judges it from the source's own words."""
     stated = sorted((c for c in read if c.supported), key=lambda c: -c.support)
     near: list[Citation] = []
-    for c in [*(_as_quote(c) for c in stated), *nearby(query, sources, most)]:
-        if len(near) < most and all((q.n, q.snippet_start) != (c.n, c.snippet_start) for q in near):
+    quoted: set[str] = set()  # two outlets print the same wire sentence: it is quoted once
+    for c in [*(_as_quote(c) for c in stated), *nearby(query, sources, len(sources))]:
+        key = " ".join(c.snippet.split())
+        if len(near) < most and key not in quoted:
             near.append(c)
+            quoted.add(key)
     head = UNVERIFIED if checked else REFUSAL
     if not near:
         return [AnswerSentence(head)], []

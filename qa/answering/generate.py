@@ -54,6 +54,7 @@ class LlamaGenerator:
         self._llm: Any = None
         self._template: Any = None
         self._primed = False
+        self._opening: list[int] = []  # the primed opening's tokens: the one prefix prompts reuse (see _rewind)
         self._load_lock = threading.Lock()
         self._lock = threading.Lock()  # one generation at a time
 
@@ -119,6 +120,7 @@ class LlamaGenerator:
         llm = self._load()
         prefix = self.opening_tokens(messages)
         with self._lock:
+            self._opening = prefix
             if llm.n_tokens >= len(prefix) and list(llm.input_ids[:len(prefix)]) == prefix:
                 self._primed = True
                 return "held"  # two callers at once (the app's warm-up and a question): the second waits here
@@ -159,13 +161,8 @@ class LlamaGenerator:
         yes = {llm.tokenize(w.encode(), add_bos=False, special=False)[0] for w in ("yes", "Yes", " yes", " Yes")}
         no = {llm.tokenize(w.encode(), add_bos=False, special=False)[0] for w in ("no", "No", " no", " No")}
         with self._lock:
-            common = 0
-            for a, b in zip(llm.input_ids[:llm.n_tokens], prompt[:-1], strict=False):
-                if a != b:
-                    break
-                common += 1
-            llm.n_tokens = common  # eval() drops the cache after it and evaluates the rest
-            llm.eval(prompt[common:])
+            kept = self._rewind(llm, prompt)
+            llm.eval(prompt[kept:])
             logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).astype(np.float64)
         top = max(logits[list(yes | no)])
         p_yes, p_no = (float(np.exp(logits[list(ids)] - top).sum()) for ids in (yes, no))
@@ -180,6 +177,7 @@ class LlamaGenerator:
             yield from self._speculative(prompt, max_tokens)
             return
         with self._lock:
+            self._rewind(self._llm, prompt)  # create_completion reuses what is left
             pieces = self._llm.create_completion(prompt=prompt, max_tokens=max_tokens, temperature=temperature,
                                                  top_p=0.9, repeat_penalty=REPEAT_PENALTY, stream=True, seed=SEED,
                                                  stop=list(STOP))
@@ -187,6 +185,20 @@ class LlamaGenerator:
                 text = piece["choices"][0]["text"]
                 if text:
                     yield text
+
+    def _rewind(self, llm: Any, prompt: Sequence[int]) -> int:
+        """Keep in the context only the primed opening this prompt starts with (eval() drops the rest), and
+        return its length. Reusing more (the previous prompt's sources, the same question asked again)
+        would evaluate the rest in other batches, whose sums round differently: a judge's reading moved
+        by up to 0.05 across the threshold, and a greedy answer can change, depending on what was asked
+        before. Evaluated from the opening on, a prompt gets the same logits every time."""
+        kept = 0
+        for a, b, c in zip(llm.input_ids[:llm.n_tokens], prompt[:-1], self._opening, strict=False):
+            if not a == b == c:
+                break
+            kept += 1
+        llm.n_tokens = kept
+        return kept
 
     def _speculative(self, prompt: list[int], max_tokens: int, stats: speculate.Stats | None = None
                      ) -> Iterator[str]:
