@@ -72,6 +72,10 @@ TYPE_WEIGHT = 0.5
 #   both (fabricated 3 both), wrong answers shown as supported 3 -> 4, prompt tokens 533 -> 585; CLAP-NQ dev
 #   (clap_dev60, 30 + 30): F1 0.434 -> 0.436, unanswerable refused 23 -> 24, answerable refused 15 -> 14,
 #   fabricated 7 -> 6, prompt tokens 459 -> 494. One question either way for 35-52 tokens: not adopted.
+# Measured and not adopted: a refused earlier turn given to the model as its first sentence only, without the
+# quotes that follow it (qa.answering.prompt's history): conversations' prompts 634 -> 596 tokens, but newsA
+# conversations (dev) 0.636 -> 0.591 and newsB (held out) 0.333 -> 0.292: a follow-up asks about what the
+# quotes said, and the model needs them.
 # Measured and not adopted: the refusal rule of the system prompt made strict ("If no source states the answer
 # to this exact question, answer only: ..." for "Only if no source is about the question at all"), newsA questions
 # and conversations (dev, 54 answerable + 18 unanswerable, judged as shipped): right drafts 42 against 40, the
