@@ -46,13 +46,18 @@ def people(text: str) -> list[str]:
     return found
 
 
+def _mention(name: str) -> re.Pattern[str]:
+    """A name as the articles repeat it: its last word ("Okafor" for "Mayor Helen Okafor")."""
+    return re.compile(rf"\b{re.escape(name.split()[-1])}\b")
+
+
 def _gender_counts(name: str, text: str) -> tuple[int, int]:
     """How the articles refer to `name`: (he, she) counts of "Mr/Ms Name" and of the pronouns after a
     mention in its sentence, or opening the next one."""
     last = re.escape(name.split()[-1])
     he = 3 * len(re.findall(rf"\bMr\.?\s+{last}\b", text))
     she = 3 * len(re.findall(rf"\b(?:Ms|Mrs|Miss)\.?\s+{last}\b", text))
-    for m in re.finditer(rf"\b{last}\b", text):
+    for m in _mention(name).finditer(text):
         window = text[m.end():m.end() + 400]
         rest, *after = [window[a:b] for a, b in sentence_spans(window)[:2]] or [window]
         # the mention's own sentence, and the next one when it opens with a pronoun ("She said ...")
@@ -146,7 +151,7 @@ def thing(history: Sequence[Turn], corpus: Callable[[str], str] = lambda _: "", 
     text = corpus(" ".join(f"{a} {b}" for a, b in exchanges))
 
     def mentions(name: str) -> int:
-        return len(re.findall(rf"\b{re.escape(name.split()[-1])}\b", text))
+        return len(_mention(name).findall(text))
 
     # named by the articles too (when they are known), and not as a person
     things = [c for c in candidates if (mentions(c) or not text) and sum(_gender_counts(c, text)) <= mentions(c) / 2]
@@ -166,7 +171,7 @@ def _implied(question: str, candidates: Sequence[str], text: str, evidence: dict
     sentences = [(text[a:b], set(lexical.tokens(text[a:b]))) for a, b in sentence_spans(text)]
 
     def shared(name: str) -> int:
-        mention = re.compile(rf"\b{re.escape(name.split()[-1])}\b")
+        mention = _mention(name)
         return max((len(asked & words) for s, words in sentences if mention.search(s)), default=0)
 
     ranked = sorted(((shared(c), evidence.get(c, 0), c) for c in candidates), reverse=True)
@@ -185,18 +190,18 @@ def resolve(question: str, history: Sequence[Turn], corpus: Callable[[str], str]
     >>> resolve("Where did they meet?", [])
     'Where did they meet?'
     """
-    if not history:
+    m = PRONOUN.search(question) or ITS.search(question)
+    if not m or not history:
         return question
-    m = PRONOUN.search(question)
-    if m:
-        name = antecedent(m.group(0), history, corpus, question)
-        word = m.group(0).lower()
+    word = m.group(0).lower()
+    if word == "its":
+        name, possessive = thing(history, corpus, question), True
+    else:
+        name = antecedent(word, history, corpus, question)
         following = re.match(r"\s+([a-z]+)", question[m.end():])
         possessive = word in ("his", "hers") or (word == "her" and following is not None
                                                  and not lexical.is_stopword(following.group(1)))
-    elif m := ITS.search(question):
-        name, possessive = thing(history, corpus, question), True
-    if not m or not name or name.lower() in question.lower():
+    if not name or name.lower() in question.lower():
         return question
     replacement = (f"{name}'" if name.endswith("s") else f"{name}'s") if possessive else name
     return question[:m.start()] + replacement + question[m.end():]

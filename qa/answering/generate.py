@@ -204,6 +204,7 @@ class LlamaGenerator:
                      ) -> Iterator[str]:
         """The greedy answer `create_completion` gives, prompt-lookup drafts verified a batch a pass."""
         with self._lock:
+            self._rewind(self._llm, prompt)  # the target's prefill reuses what is left, as create_completion does
             target = speculate.LlamaTarget(self._llm, REPEAT_PENALTY)
             try:
                 tokens = speculate.speculative_tokens(target, prompt, max_tokens, self.speculate, stats)

@@ -41,6 +41,7 @@ class Query:
     answer_type: re.Pattern[str] | None
     named: frozenset[str]
     counted: frozenset[str]  # what a "how many" question counts (answertype.counted); else empty
+    numbers: frozenset[str]  # the numbers the question gives (support.numbers): a claim repeating them adds nothing
     time: TimeIntent  # of the question asked, not of the earlier one retrieval also searches
     # search_text's vector: retrieval embeds it anyway and sets it (qa.answering.retrieve), sentence selection reuses it
     embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
@@ -77,4 +78,5 @@ def parse_query(question: str, history: Sequence[Turn] = (), today: date | None 
         asked=frozenset(support.content(RECENCY.sub(" ", question))),
         yes_no=bool(YES_NO.match(question)),
         answer_type=answertype.expected(search_text), named=answertype.words(search_text),
-        counted=answertype.counted(question), time=analyse(question, today or date.today()))
+        counted=answertype.counted(question), numbers=frozenset(n for n, _ in support.numbers(question)),
+        time=analyse(question, today or date.today()))

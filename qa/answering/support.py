@@ -169,7 +169,7 @@ def parse(claim: str, query: Query, weight: Callable[[str], float] = lambda _: 1
     # nor typed in the question ("latest", "met"), which `content` drops or maps
     new = set(words) if query.yes_no else words - query.asked - set(query.tokens)
     # a number the question gives ("the September 2024 election") is not one the claim adds
-    given = set() if query.yes_no else {n for n, _ in numbers(query.text)}
+    given = frozenset() if query.yes_no else query.numbers
     added = [(n, u) for n, u in numbers(claim) if n not in given]
     return _Claim(claim, query.yes_no, frozenset(new), frozenset(words & query.asked),
                   frozenset((names(claim) & new) | {n for n, _ in added}),
