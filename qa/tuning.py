@@ -81,6 +81,11 @@ TYPE_WEIGHT = 0.5
 # and conversations (dev, 54 answerable + 18 unanswerable, judged as shipped): right drafts 42 against 40, the
 # model itself refused 3 of 18 unanswerable against 0, but after the checks right answers 31 both, unanswerable
 # answered 2 both, wrong kept 4 against 3: the checks already refused what the stricter model does.
+# Measured and not adopted: attribute first, then answer: the system prompt asks the model to copy, after "Quote:",
+# the one source sentence that answers, then answer after "Answer:" (its example shows both). newsA questions (dev,
+# 32 answerable + 18 unanswerable, drafts only, no checks): right drafts 25 -> 23 of 32, the model refused 1 of 18
+# unanswerable (0 before) and 2 answerable; median answer 19.5 tokens with the quote. The 1.5B model copies a
+# sentence that is about the story rather than the one that answers, then answers from it.
 # Measured and not adopted: one more system-prompt rule ("Give the exact names, numbers and dates the question
 # asks for, as the sources write them"), at 40 words on newsA: the same 0.531 and the same failures, +20 tokens.
 # Whole passages of the top 4 (QA_PASSAGE_WORDS=0 QA_TOP_K=4, ~749 prompt tokens) against the best 40 words of
@@ -152,6 +157,13 @@ TYPE_WEIGHT = 0.5
 # Nor is the answering model's own confidence a better signal: on newsA the log-probability of "The articles do
 # not say." after the prompt (-14 to -4) and the draft's mean token log-probability (-0.05 to -0.30) span the
 # same ranges for right answers and for unanswerable questions.
+# Nor does calibrating the reading against the same question over an empty passage (contextual calibration: the
+# judge's P(yes) for "Passage: N/A" or "Passage: " is its bias for that question). Dev, right kept / unanswerable
+# let through / wrong kept, seeds 48 + newsA 72 + CLAP-NQ clap_dev120 (answers replayed; CLAP right = token F1
+# >= 0.3): shipped 0.8: 24/0/2, 28/2/6, 26/6/3; P >= 0.75 and its log-odds >= 0.5 above the empty passage's:
+# 24/0/2, 30/2/6, 28/7/4; with "N/A" instead: 24/0/2, 30/2/6, 28/9/4 (no better than 0.75 alone); higher margins
+# drop right answers faster than wrong ones (log-odds +2 over the empty passage at 0.6: 20/0/2, 21/2/2, 18/4/3).
+# The bias term separates nothing the reading does not, and costs a reading per answer: not adopted.
 JUDGE_MIN = 0.8
 JUDGE_CTX = 2048  # the judge's own context: its ~540 tokens of examples, then evidence and question
 
