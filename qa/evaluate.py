@@ -333,8 +333,10 @@ class ReplayGenerator:
         return self.inner.n_ctx
 
     def __getattr__(self, name: str) -> Any:
-        # the Engine looks these up with getattr(..., default): present only when the inner one has them
-        if name in ("loaded", "warm_up", "prime"):
+        # the Engine looks these up with getattr(..., default): present only when the inner one has them.
+        # `primed` too: without it the Engine takes a replay for primed, never primes the model, and every
+        # answer it generates evaluates the whole prompt (the opening is the only prefix a prompt reuses)
+        if name in ("loaded", "warm_up", "prime", "primed"):
             return getattr(self.inner, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 

@@ -169,6 +169,10 @@ TYPE_WEIGHT = 0.5
 # 24/0/2, 30/2/6, 28/7/4; with "N/A" instead: 24/0/2, 30/2/6, 28/9/4 (no better than 0.75 alone); higher margins
 # drop right answers faster than wrong ones (log-odds +2 over the empty passage at 0.6: 20/0/2, 21/2/2, 18/4/3).
 # The bias term separates nothing the reading does not, and costs a reading per answer: not adopted.
+# Nor three more worked examples (a "why" answered in other words and a "what did X say" answered by a quote, both
+# "yes"; a replacement the passage does not name, "no"), dev as above: at 0.8 24/1/2, 29/2/6, 29/10/5; at 0.85
+# 24/0/2, 26/2/6, 28/8/4 (shipped 0.8: 24/0/2, 28/2/6, 26/6/3). The "yes" examples lift every reading: one
+# seeds_trust question and four CLAP-NQ unanswerable ones more let through for four right answers.
 JUDGE_MIN = 0.8
 JUDGE_CTX = 2048  # the judge's own context: its ~540 tokens of examples, then evidence and question
 

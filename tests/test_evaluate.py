@@ -139,6 +139,22 @@ def test_replay_passes_through_only_what_the_inner_generator_has(tmp_path: Path)
     assert getattr(replay, "prime", None) is None and getattr(replay, "warm_up", None) is None
 
 
+class _Priming(ScriptedGenerator):
+    """A generator with an opening to prime, as the llama.cpp one has."""
+
+    primed = False
+
+    def prime(self, messages: Sequence[Message]) -> None:
+        self.primed = True
+
+
+def test_replay_lets_the_engine_prime_its_model(tmp_path: Path) -> None:
+    replay = ReplayGenerator(lambda: _Priming([]), tmp_path / "llm.jsonl", "m.gguf")
+    assert getattr(replay, "primed", True) is False  # read as True, the Engine would never prime the model
+    replay.prime([])  # type: ignore[attr-defined]
+    assert getattr(replay, "primed", False) is True
+
+
 def _write(path: Path, *questions: dict[str, Any]) -> Path:
     path.write_text("".join(json.dumps(q) + "\n" for q in questions), encoding="utf-8")
     return path
