@@ -84,7 +84,7 @@ TYPE_WEIGHT = 0.5
 # Measured and not adopted: attribute first, then answer: the system prompt asks the model to copy, after "Quote:",
 # the one source sentence that answers, then answer after "Answer:" (its example shows both). newsA questions (dev,
 # 32 answerable + 18 unanswerable, drafts only, no checks): right drafts 25 -> 23 of 32, the model refused 1 of 18
-# unanswerable (0 before) and 2 answerable; median answer 19.5 tokens with the quote. The 1.5B model copies a
+# unanswerable (0 before) and the same 2 answerable; median answer 19.5 tokens with the quote. The 1.5B model copies a
 # sentence that is about the story rather than the one that answers, then answers from it.
 # Measured and not adopted: the question also before the sources ("query-aware contextualisation"), same run as
 # the shipped prompt, drafts only: newsA questions right drafts 25 -> 21 of 32, +16 prompt tokens.
