@@ -37,6 +37,16 @@ SUPPORT_ASKED_MIN = 0.3
 # question's numbers and the hedges "about"/"around" are not what a claim adds: newsB 2 right answers kept that
 # were refused ("the September 2024 election"; "about 6,300 hectares"), nothing else changed. That one was
 # found reading newsB's refusals: for it newsB is no longer a held-out figure.
+# A sentence joining two statements ("Glen Marsh managed Rovers, while Marcus Hill managed Eastgate";
+# qa.answering.cite.clauses) is checked part by part when no source states it whole, every part stated or none kept,
+# and the judge reads the stating parts' windows together as well as apart (qa.answering.judge.together): a
+# two-part question's answer is stated by two sentences, often of two sources, and by neither alone. A rule, not a
+# constant: dev (answers replayed, right kept / unanswerable let through / wrong kept at JUDGE_MIN) seeds 48
+# 24/0/2, newsA 72 33/2/1, CLAP-NQ clap_dev120 26/6/3, the same as without it (newsA's two-part drafts each had a
+# part no source states); held out (`qa eval`, replayed drafts): newsB conversations 0.333 -> 0.417, wrong answers
+# shown as supported 4 -> 3; newsC conversations 0.400 -> 0.467; both sets' questions unchanged, no unanswerable
+# question answered. Reading two windows together only when they state different sentences of the answer: the
+# windows of two sources stating one sentence, read together, let one more CLAP-NQ dev unanswerable question through.
 # An ordinal's unit is the word after it ("the 112th minute": "minute", not "th"), a fix: newsA conversations
 # 0.545 -> 0.591 (a right answer the check refused), nothing else changed on seeds, newsB or CLAP-NQ held.
 # Measured and not adopted: the repeated words' share weighted by IDF (as SUPPORT_ASKED_MIN's is) instead of

@@ -216,6 +216,37 @@ def test_the_judge_reads_the_second_citation_only_when_the_first_falls_short() -
     assert confidence(sure, query, cites, sources, enough=0.8) == 0.9 and len(sure.judged) == 1
     assert confidence(unsure, query, cites, sources, enough=0.8) == 0.5 and len(unsure.judged) == 2
 
+def test_a_two_part_answer_is_checked_part_by_part() -> None:
+    sources = [_hit("Glen Marsh has resigned as manager of Riverside Rovers after the cup final.", article="a.txt"),
+               _hit("Eastgate Athletic manager Marcus Hill praised his players after the cup final.", article="b.txt")]
+    query = parse_query("Who managed the two teams in the cup final?")
+    sentences, cites = attribute("Glen Marsh managed Riverside Rovers, while Marcus Hill managed Eastgate Athletic "
+                                 "[1][2].", query, sources)
+    assert [c.n for c in cites if c.supported] == [1, 2] and sentences[0].cites == (1, 2)
+    parts = {"Glen Marsh managed Riverside Rovers.", "Marcus Hill managed Eastgate Athletic."}
+    assert {c.sentence for c in cites} == parts
+    # every part must be stated: a name no source gives fails the whole sentence
+    _, cites = attribute("Glen Marsh managed Riverside Rovers, while Leo Castellano managed Eastgate Athletic [1][2].",
+                         query, sources)
+    assert not any(c.supported for c in cites)
+
+
+def test_the_judge_reads_two_parts_of_an_answer_together() -> None:
+    from qa.answering.judge import confidence
+
+    from .fakes import ScriptedGenerator
+
+    sources = [_hit("Glen Marsh has resigned as manager of Riverside Rovers after the cup final.", article="a.txt"),
+               _hit("Eastgate Athletic manager Marcus Hill praised his players after the cup final.", article="b.txt")]
+    query = parse_query("Who managed the two teams in the cup final?")
+    _, cites = attribute("Glen Marsh managed Riverside Rovers, while Marcus Hill managed Eastgate Athletic [1][2].",
+                         query, sources)
+    unsure = ScriptedGenerator(yes=0.5)
+    assert confidence(unsure, query, cites, sources, enough=0.8) == 0.5 and len(unsure.judged) == 3
+    last = unsure.judged[-1][-1]["content"]
+    assert "Glen Marsh" in last and "Marcus Hill" in last  # both windows in one reading
+
+
 # --- an answer's sentences read back from its text (the JSON keeps the text only) ---------------------
 
 S = AnswerSentence

@@ -135,10 +135,48 @@ def attribute(answer: str, query: Query, sources: Sequence[Hit], weight: Weight 
         if not kept:
             others = [_citation(p, sentence, query, True, weight) for p in passages if p.n not in numbers]
             stating = sorted((c for c in others if c.supported), key=lambda c: -c.support)
-            kept = stating[:1] or cited  # a wrong number is replaced, else shown flagged
+            # a wrong number is replaced, a two-part answer checked part by part, else shown flagged
+            kept = stating[:1] or _by_parts(sentence, query, numbers, passages, weight) or cited
         citations += kept
-        sentences.append(AnswerSentence(sentence, tuple(c.n for c in kept)))
+        sentences.append(AnswerSentence(sentence, tuple(dict.fromkeys(c.n for c in kept))))
     return sentences, citations
+
+
+# Where an answer joins two statements: "Glen Marsh managed Rovers, while Marcus Hill managed Eastgate".
+_JOINS = re.compile(r"\s*;\s*|,\s+(?:and|while|whereas|but)\s+")
+
+
+def clauses(sentence: str) -> list[str]:
+    """The statements a sentence joins, each of at least three words (a list's last item is not one).
+
+    >>> clauses("Lukas Brenner is foreign minister, and Anna Varga is defence minister.")
+    ['Lukas Brenner is foreign minister.', 'Anna Varga is defence minister.']
+    >>> clauses("They sent food, water, and tents.")
+    ['They sent food, water, and tents.']
+    """
+    parts = [p.strip().rstrip(".") for p in _JOINS.split(sentence)]
+    if len(parts) < 2 or any(len(p.split()) < 3 for p in parts):
+        return [sentence]
+    return [f"{p}." for p in parts]
+
+
+def _by_parts(sentence: str, query: Query, numbers: Sequence[int], passages: Sequence[_Passage], weight: Weight
+              ) -> list[Citation]:
+    """The answer to a two-part question ("Who are the foreign and defence ministers?") joins what two
+    sentences, often of two sources, state apart: each part must be stated by a source, the cited ones
+    first; none is kept unless every part is."""
+    parts = clauses(sentence)
+    if len(parts) < 2:
+        return []
+    kept: list[Citation] = []
+    for part in parts:
+        readings = [_citation(p, part, query, p.n not in numbers, weight)
+                    for p in sorted(passages, key=lambda p: p.n not in numbers)]  # stable: cited first
+        stating = [c for c in readings if c.supported]
+        if not stating:
+            return []
+        kept.append(max(stating, key=lambda c: (not c.posthoc, c.support)))
+    return kept
 
 
 def read_sentences(text: str) -> tuple[AnswerSentence, ...]:
