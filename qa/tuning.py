@@ -67,6 +67,10 @@ SUPPORT_ASKED_MIN = 0.3
 #   0.938 / 0.725 / 0.875; lead_sentences 1: 0.906 / 0.768 / 0.875; no following sentence: 0.906 / 0.743 /
 #   0.750. The answer type and the following sentence pay on the larger sets and stay; the lead helps CLAP-NQ
 #   (Wikipedia's first sentences define the subject) and costs news one question: it stays at 3.
+#   End to end on newsA (dev; `QA_LEAD_SENTENCES=N qa eval`, judge at 0.8), lead 0 / 1 / 3: questions 0.562 /
+#   0.594 / 0.594 (answerable refused 11 / 12 / 12, unanswerable refused 17 / 17 / 16 of 18), conversations
+#   0.591 / 0.591 / 0.636 at 530 / 536 / 533 and 613 / 633 / 634 prompt tokens: the reach gained without the
+#   lead does not reach the answers, and 3 stays.
 # A sentence holding the kind of answer the question asks for (a place for "where", a name for "who") scores
 # this much above one that only shares the question's words (qa.answering.prompt.select_sentences).
 TYPE_WEIGHT = 0.5
@@ -183,6 +187,9 @@ TYPE_WEIGHT = 0.5
 # "yes"; a replacement the passage does not name, "no"), dev as above: at 0.8 24/1/2, 29/2/6, 29/10/5; at 0.85
 # 24/0/2, 26/2/6, 28/8/4 (shipped 0.8: 24/0/2, 28/2/6, 26/6/3). The "yes" examples lift every reading: one
 # seeds_trust question and four CLAP-NQ unanswerable ones more let through for four right answers.
+# Nor the evidence's paragraph breaks collapsed into one paragraph, as the examples show a passage: readings rise by
+# 0.02-0.1 throughout, and at 0.75 / 0.8 / 0.85 seeds 24/1/2, 24/0/2, 23/0/2, newsA 34/2/2, 32/2/2, 30/2/0, CLAP-NQ
+# dev 28/9/4, 26/6/3, 21/4/3 against the shipped 24/0/2, 24/0/2, 22/0/2; 34/2/2, 33/2/1, 28/2/0; the same CLAP-NQ.
 JUDGE_MIN = 0.8
 JUDGE_CTX = 2048  # the judge's own context: its ~540 tokens of examples, then evidence and question
 
